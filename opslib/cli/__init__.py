@@ -1,0 +1,43 @@
+"""The ``runbook`` command: thin, every subcommand calls into opslib. Each module of this package
+adds its commands to the group with ``register(main)``."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import OpsError, ParameterError, ProfileError
+
+EXIT_BAD_INPUT = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="opslib")
+def main() -> None:
+    """Executable runbooks for the User Behavior Data Pipeline."""
+
+
+def _register() -> None:
+    from . import actions_cmd, run_cmd, sandbox_cmd
+    for module in (sandbox_cmd, run_cmd, actions_cmd):
+        module.register(main)
+
+
+_register()
+
+
+def run() -> None:
+    """Entry point with opslib errors turned into one clear line and exit code 2 for bad input."""
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except (ProfileError, ParameterError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except OpsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,5 @@
+"""PLACEHOLDER (being written)."""
+
+
+def register(group) -> None:
+    return None

@@ -1,0 +1,353 @@
+"""Environment profiles: ``parameters/<name>.yaml`` (or any YAML path) -> one validated ``Profile``.
+
+Explicit argument beats environment variable beats default, resolved here and nowhere else.
+Secrets never live in a profile: URLs may reference environment variables (``${ANALYTICS_DB_URL}``),
+which are expanded only when a connection is made (:func:`expand_env`).
+"""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ProfileError
+
+PROFILE_DIR_ENV = "OPSLIB_PARAMETERS"
+PROFILE_ENV = "OPSLIB_PROFILE"
+DEFAULT_PROFILE = "sandbox"
+
+
+def parameters_dir() -> Path:
+    """The folder holding the named profiles: $OPSLIB_PARAMETERS, else ``parameters/`` of the checkout."""
+    env = os.environ.get(PROFILE_DIR_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent / "parameters"
+    return here if here.is_dir() else Path.cwd() / "parameters"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AwsSettings(_Strict):
+    primary_region: str
+    dr_region: str
+    account_id: str | None = None
+    profile_name: str | None = Field(None, description="boto3 named profile (SSO, assume-role...)")
+    endpoint_url: str | None = Field(
+        None, description="'sandbox' for the running sandbox, a URL for another endpoint, empty for AWS")
+    connect_timeout: float = 5
+    read_timeout: float = 30
+    max_attempts: int = 5
+
+
+class Service(_Strict):
+    name: str
+    type: Literal["ecs", "lambda", "emr"]
+    criticality: Literal["critical", "high", "medium", "low"]
+    dependencies: list[str] = []
+    health_check: str = Field(description="'/health' for an HTTP check, 'cloudwatch' or 'emr-console'")
+    health_url: str | None = None
+    log_group: str | None = None
+    target_group: str | None = None
+    alias: str | None = None
+
+
+class EcsSettings(_Strict):
+    cluster: str
+    dr_cluster: str
+    min_desired_count: int = 1
+    max_desired_count: int = 100
+
+
+class KinesisSettings(_Strict):
+    stream: str
+    dr_stream: str
+    consumer: str
+    max_shards: int = 500
+
+
+class DynamoSettings(_Strict):
+    checkpoint_table: str
+    events_table: str
+
+
+class S3Settings(_Strict):
+    events_bucket: str
+    archive_bucket: str
+    backups_bucket: str
+    lambda_artifacts_bucket: str
+    access_logs_bucket: str
+    cloudtrail_bucket: str
+
+
+class DnsSettings(_Strict):
+    hosted_zone: str
+    record: str
+    primary_alb_dns: str
+    dr_alb_dns: str
+    dr_health_url: str
+
+
+class RdsSettings(_Strict):
+    instance: str
+    replica: str
+    dr_replica: str | None = None
+
+
+class SecretsSettings(_Strict):
+    database_connection: str
+
+
+class SecuritySettings(_Strict):
+    waf_ip_set: str
+    waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
+    cognito_user_pool: str
+    cloudtrail_trail: str
+
+
+class Database(_Strict):
+    url: str = Field(description="SQLAlchemy URL; may reference ${ENV_VARS}; 'sandbox' for the sandbox's own")
+    dialect_hint: Literal["duckdb", "postgresql", "redshift", "athena"] | None = None
+
+
+class Databases(_Strict):
+    warehouse: Database
+    database: Database
+
+
+class Retention(_Strict):
+    hot_days: int = 7
+    warm_days: int = 90
+    cold_days: int = 730
+
+
+class Targets(_Strict):
+    availability_sla: float = 0.999
+    api_success_rate: float = 0.999
+    p99_latency_ms: float = 100
+    stream_lag_seconds: float = 30
+    error_rate: float = 0.001
+    rto_minutes: float = 15
+    rpo_minutes: float = 5
+    average_events_per_second: float = 50_000
+    peak_events_per_second: float = 200_000
+    retention: Retention = Retention()
+
+
+class Metric(_Strict):
+    """Where a named metric lives in CloudWatch."""
+    namespace: str
+    name: str
+    dimensions: dict[str, str] = {}
+    stat: str = "Sum"
+    unit: str | None = None
+    region: Literal["primary", "dr"] = "primary"
+
+
+class AlertRule(_Strict):
+    """One row of the runbook's alert tables, as data."""
+    name: str
+    level: Literal["page", "warn"]
+    channel: str
+    condition: str = Field(description="the runbook's wording")
+    metric: str = Field(description="a key of the profile's metrics; a ratio is 'a/b'")
+    statistic: str = "Sum"
+    comparison: Literal[">", ">=", "<", "<="]
+    threshold: float
+    period_minutes: int = 1
+    window_minutes: int = 5
+    datapoints_to_alarm: int | None = None
+    relative_to_average_days: int | None = Field(
+        None, description="threshold is a multiple of the trailing average over this many days")
+    action: str = ""
+    runbook: str = ""
+
+
+class SeverityLevel(_Strict):
+    level: str
+    description: str
+    response_minutes: int | None
+    examples: list[str] = []
+
+
+class Escalation(_Strict):
+    severity: str
+    initial: str
+    after_minutes: int | None
+    to: list[str]
+
+
+class Profile(_Strict):
+    name: str
+    environment: Literal["sandbox", "staging", "production", "dr"]
+    production: bool = False
+    now: datetime | None = Field(None, description="fixed clock (sandbox, reproducible runs); empty = real time")
+    aws: AwsSettings
+    ecs: EcsSettings
+    services: list[Service]
+    kinesis: KinesisSettings
+    dynamodb: DynamoSettings
+    s3: S3Settings
+    dns: DnsSettings
+    rds: RdsSettings
+    secrets: SecretsSettings
+    security: SecuritySettings
+    log_groups: list[str]
+    databases: Databases
+    targets: Targets = Targets()
+    metrics: dict[str, Metric]
+    alerts: list[AlertRule]
+    severity_levels: list[SeverityLevel]
+    escalation: list[Escalation]
+    notify: dict[str, str] = Field({}, description="target name -> URL (may be ${ENV_VAR})")
+    source: str | None = Field(None, description="where this profile was loaded from (set by the loader)")
+
+    @field_validator("now")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            v = v.replace(tzinfo=timezone.utc)
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> "Profile":
+        for i, rule in enumerate(self.alerts):
+            for part in rule.metric.split("/"):
+                if part not in self.metrics:
+                    raise ValueError(
+                        f"alerts.{i}.metric: {part!r} is not a metric of this profile; "
+                        f"allowed: {', '.join(sorted(self.metrics))}")
+        return self
+
+    def service(self, name: str) -> Service:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise ProfileError(f"profile {self.name!r} has no service {name!r}; allowed: "
+                           f"{', '.join(s.name for s in self.services)}", key="services", allowed="service names")
+
+    def clock(self) -> datetime:
+        """The profile's notion of now: the fixed ``now`` if set, else the real UTC time."""
+        return self.now or datetime.now(timezone.utc)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in parameters_dir().glob("*.yaml") if not p.stem.startswith("_") and p.stem != "schedules")
+
+
+def _locate(profile: str | os.PathLike) -> Path:
+    text = os.fspath(profile)
+    path = Path(text)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        if not path.is_file():
+            raise ProfileError(f"profile file {text!r} does not exist", key="profile", source=text)
+        return path
+    candidate = parameters_dir() / f"{text}.yaml"
+    if not candidate.is_file():
+        raise ProfileError(
+            f"unknown profile {text!r}; allowed: {', '.join(available_profiles())} or a path to a YAML file",
+            key="profile", allowed=", ".join(available_profiles()), source=text)
+    return candidate
+
+
+def _describe(err: dict) -> str:
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"key {key!r} is not allowed"
+    if kind == "missing":
+        return f"key {key!r} is required"
+    if kind == "literal_error":
+        return f"key {key!r}: got {err.get('input')!r}; allowed: {err['ctx']['expected']}"
+    if kind == "value_error":
+        return err["msg"].removeprefix("Value error, ")
+    return f"key {key!r}: {err['msg'].lower()}, got {err.get('input')!r}"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> str:
+    """The keys the schema allows at the parent of ``loc`` (for unknown-key errors)."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None or isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return ""
+        ann = field.annotation
+        args = getattr(ann, "__args__", ()) or (ann,)
+        current = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return ", ".join(current.model_fields) if current else ""
+
+
+def _read(path: Path, seen: tuple = ()) -> dict:
+    """Read a profile file, merging the file named by its ``extends`` key underneath it."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"profile {str(path)!r} is not valid YAML: {exc}", source=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {str(path)!r} must be a mapping of keys", source=str(path))
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    base_path = path.parent / f"{base_name}.yaml"
+    if not base_path.is_file() or base_path in seen:
+        raise ProfileError(f"profile {str(path)!r}: key 'extends': {base_name!r} is not a profile beside it "
+                           f"(or extends itself)", key="extends", source=str(path))
+    return _merge(_read(base_path, seen + (path,)), data)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_profile(profile: "str | os.PathLike | Profile | None" = None) -> Profile:
+    """Load and validate a profile by name (``parameters/NAME.yaml``) or path.
+
+    ``None`` means $OPSLIB_PROFILE, else ``sandbox``. Raises :class:`ProfileError` naming the key."""
+    if isinstance(profile, Profile):
+        return profile
+    profile = profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    path = _locate(profile)
+    data = _read(path)
+    data.setdefault("source", str(path))
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        message = _describe(first)
+        if first["type"] == "extra_forbidden":
+            allowed = _allowed_keys(Profile, first["loc"])
+            message += f"; allowed: {allowed}"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ProfileError(f"profile {str(path)!r}: {message}{more}",
+                           key=".".join(map(str, first["loc"])), source=str(path)) from exc
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: str, *, key: str, environ: "dict[str, str] | None" = None) -> str:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` references; a missing variable is a ProfileError naming it."""
+    env = os.environ if environ is None else environ
+
+    def sub(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ProfileError(f"{key}: environment variable {name} is not set (the profile reads it with ${{{name}}})",
+                           key=key, allowed=f"set {name} in the environment")
+    return _ENV_REF.sub(sub, value)

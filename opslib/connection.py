@@ -1,0 +1,153 @@
+"""``connect(profile)``: the one handle notebooks use for AWS clients, SQL engines, the clock and
+health URLs. Clients are built here (never at import) with botocore retries and timeouts; the
+endpoint override is the only difference between the sandbox and AWS."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import boto3
+import sqlalchemy as sa
+from botocore.config import Config
+
+from .config import Profile, expand_env, load_profile
+from .errors import ProfileError
+from .sandbox.state import SandboxState, read_state
+
+Region = Literal["primary", "dr"] | str
+SANDBOX = "sandbox"
+SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass
+class Ops:
+    """Everything a runbook needs to talk to one environment."""
+
+    profile: Profile
+    sandbox: SandboxState | None = None
+    session: boto3.Session | None = None
+    _clients: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.session is None:
+            if self.sandbox is not None:
+                self.session = boto3.Session(region_name=self.profile.aws.primary_region, **SANDBOX_CREDENTIALS)
+            else:
+                self.session = boto3.Session(profile_name=self.profile.aws.profile_name,
+                                             region_name=self.profile.aws.primary_region)
+
+    # -- AWS -------------------------------------------------------------------------------
+    @property
+    def primary_region(self) -> str:
+        return self.profile.aws.primary_region
+
+    @property
+    def dr_region(self) -> str:
+        return self.profile.aws.dr_region
+
+    def region(self, region: Region = "primary") -> str:
+        return {"primary": self.primary_region, "dr": self.dr_region}.get(region, region)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        if self.sandbox is not None:
+            return self.sandbox.aws_endpoint
+        return self.profile.aws.endpoint_url or None
+
+    @cached_property
+    def _botocore_config(self) -> Config:
+        a = self.profile.aws
+        return Config(retries={"mode": "adaptive", "max_attempts": a.max_attempts},
+                      connect_timeout=a.connect_timeout, read_timeout=a.read_timeout)
+
+    def client(self, service: str, region: Region = "primary") -> Any:
+        """A boto3 client for ``service`` in the primary, DR or a named region (cached)."""
+        name = self.region(region)
+        key = (service, name)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service, region_name=name, endpoint_url=self.endpoint_url, config=self._botocore_config)
+            return self._clients[key]
+
+    def caller_identity(self) -> dict:
+        """The AWS identity behind these clients (account, ARN), or ``{}`` when it cannot be read."""
+        if "_identity" not in self._clients:
+            try:
+                ident = self.client("sts").get_caller_identity()
+                self._clients["_identity"] = {"account": ident["Account"], "arn": ident["Arn"]}
+            except Exception as exc:  # an operator without sts:GetCallerIdentity still runs diagnostics
+                self._clients["_identity"] = {"error": type(exc).__name__}
+        return self._clients["_identity"]
+
+    # -- SQL -------------------------------------------------------------------------------
+    def _url(self, which: str) -> str:
+        db = getattr(self.profile.databases, which)
+        url = expand_env(db.url, key=f"databases.{which}.url")
+        if url == SANDBOX:
+            if self.sandbox is None:
+                raise ProfileError(f"databases.{which}.url is 'sandbox' but the profile does not use the sandbox",
+                                   key=f"databases.{which}.url")
+            url = ("duckdb:///" + self.sandbox.warehouse_path) if which == "warehouse" else self.sandbox.database_url
+        if not url:
+            raise ProfileError(f"databases.{which}.url is empty; set it in the profile or its environment variable",
+                               key=f"databases.{which}.url")
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+
+    @cached_property
+    def warehouse(self) -> sa.Engine:
+        """Events at scale (DuckDB in the sandbox, Redshift/PostgreSQL in production). Read-only on DuckDB,
+        so many scheduled runs can read it at once."""
+        url = self._url("warehouse")
+        if url.startswith("duckdb"):
+            return sa.create_engine(url, connect_args={"read_only": True}, poolclass=sa.pool.NullPool)
+        return sa.create_engine(url, pool_pre_ping=True)
+
+    def warehouse_for_writing(self) -> sa.Engine:
+        """A writable warehouse engine, for actions (retention, GDPR deletion) only."""
+        url = self._url("warehouse")
+        if url.startswith("duckdb"):
+            return sa.create_engine(url, poolclass=sa.pool.NullPool)
+        return self.warehouse
+
+    @cached_property
+    def database(self) -> sa.Engine:
+        """The operational PostgreSQL ``analytics`` database (hot events, error_logs, audit_logs)."""
+        return sa.create_engine(self._url("database"), pool_pre_ping=True, pool_size=2, max_overflow=2)
+
+    # -- clock and URLs --------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The profile's fixed clock, else the sandbox's, else real UTC time."""
+        if self.profile.now is not None:
+            return self.profile.now
+        if self.sandbox is not None:
+            return self.sandbox.now_dt
+        return datetime.now(timezone.utc)
+
+    def health_url(self, url: str | None) -> str | None:
+        """A service's health URL; relative ones are served by the sandbox's health server."""
+        if url and url.startswith("/") and self.sandbox is not None:
+            return urljoin(self.sandbox.health_url, url)
+        return url
+
+    def close(self) -> None:
+        for name in ("warehouse", "database"):
+            if name in self.__dict__:
+                self.__dict__.pop(name).dispose()
+
+
+def connect(profile: "str | Profile | None" = None, *, session: boto3.Session | None = None,
+            sandbox_dir: str | None = None) -> Ops:
+    """The handle for ``profile`` (name, path or Profile; default $OPSLIB_PROFILE or ``sandbox``).
+
+    With ``aws.endpoint_url: sandbox`` it finds the running sandbox from its state file."""
+    prof = load_profile(profile)
+    sandbox = read_state(sandbox_dir) if prof.aws.endpoint_url == SANDBOX else None
+    return Ops(prof, sandbox=sandbox, session=session)

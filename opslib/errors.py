@@ -1,0 +1,59 @@
+"""One exception tree for opslib. Every error carries named fields and a message that says what
+to do next; callers catch :class:`OpsError` to handle any of them."""
+from __future__ import annotations
+
+
+class OpsError(Exception):
+    """Base of every error raised by opslib."""
+
+
+class ProfileError(OpsError):
+    """A profile could not be found or does not match the schema."""
+
+    def __init__(self, message: str, *, key: str | None = None, allowed: str | None = None, source: str | None = None):
+        self.key, self.allowed, self.source = key, allowed, source
+        super().__init__(message)
+
+
+class ParameterError(OpsError):
+    """A parameter given to a notebook, command or function is not allowed. Raised before any call."""
+
+    def __init__(self, name: str, value: object, allowed: str):
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"parameter {name!r}: got {value!r}; allowed: {allowed}")
+
+
+class SandboxError(OpsError):
+    """The embedded sandbox is not running or could not be started/changed."""
+
+
+class ActionError(OpsError):
+    """Base for errors of the plan/apply mechanism."""
+
+
+class ActionRefused(ActionError):
+    """A guard rail or the confirmation rule refused a plan before any call was made."""
+
+    def __init__(self, reason: str, *, change: str | None = None):
+        self.reason, self.change = reason, change
+        super().__init__(f"refused{f' ({change})' if change else ''}: {reason}")
+
+
+class ActionFailed(ActionError):
+    """A change failed while a plan was being applied; earlier changes stay applied (see the audit record)."""
+
+    def __init__(self, message: str, *, applied: list | None = None, failed: str | None = None):
+        self.applied, self.failed = applied or [], failed
+        super().__init__(message)
+
+
+class QueryError(OpsError):
+    """A SQL query against the warehouse or database failed."""
+
+
+class RunError(OpsError):
+    """A notebook run could not be started or its output could not be read."""
+
+
+class EvidenceError(OpsError):
+    """The evidence archive is missing a file or a file does not match its recorded hash."""

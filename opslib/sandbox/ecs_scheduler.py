@@ -1,0 +1,16 @@
+"""PLACEHOLDER (being written): the sandbox plays the ECS scheduler."""
+
+
+class EcsScheduler:
+    def __init__(self, sb):
+        self.sb = sb
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def settle(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...

@@ -1,0 +1,5 @@
+"""PLACEHOLDER (being written): fault scenarios."""
+
+
+def inject(sb, scenario):
+    raise NotImplementedError(scenario)

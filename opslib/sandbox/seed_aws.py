@@ -1,0 +1,5 @@
+"""PLACEHOLDER (being written): seed the runbook's AWS resources."""
+
+
+def seed(sb) -> None:
+    return None
