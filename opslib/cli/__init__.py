@@ -29,7 +29,7 @@ _register()
 def run() -> None:
     """Entry point with opslib errors turned into one clear line and exit code 2 for bad input."""
     try:
-        main(standalone_mode=False)
+        rc = main(standalone_mode=False)   # a command's exit code: return it or call ctx.exit(code)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:
@@ -41,3 +41,4 @@ def run() -> None:
     except OpsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)
