@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/runbook demo
+	$(BIN)/runbook sandbox up
+	$(BIN)/runbook run --all
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,118 @@
+"""Client side of the background sandbox: start it, talk to its control server, stop it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import ParameterError, SandboxError
+from .core import DEFAULT_EVENTS, DEFAULT_SEED, default_now
+from .state import SandboxState, clear_state, default_dir, read_state
+
+MAX_EVENTS = 100_000_000
+
+
+def _call(state: SandboxState, method: str, path: str, timeout: float = 120) -> dict:
+    req = urllib.request.Request(state.control_url + path, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+        if exc.code == 400:
+            raise ParameterError("scenario", path.rsplit("/", 1)[-1], body.get("error", "")) from exc
+        raise SandboxError(f"sandbox {path} failed: {body.get('error', exc)}; see {state.dir}/sandbox.log") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise SandboxError(f"the sandbox at {state.control_url} does not answer ({exc}); "
+                           f"run `runbook sandbox down` then `runbook sandbox up`") from exc
+
+
+def running(directory: Path | None = None) -> SandboxState | None:
+    """The state of a sandbox that answers, or None."""
+    try:
+        state = read_state(directory)
+        _call(state, "GET", "/status", timeout=5)
+        return state
+    except SandboxError:
+        return None
+
+
+def up(directory: Path | None = None, *, seed: int = DEFAULT_SEED, now: datetime | None = None,
+       events: int = DEFAULT_EVENTS, profile: str = "sandbox", timeout: float = 600) -> SandboxState:
+    """Start the sandbox in the background (or return the running one) and wait until it is ready."""
+    if not 1_000 <= events <= MAX_EVENTS:
+        raise ParameterError("events", events, f"an integer from 1000 to {MAX_EVENTS:,}")
+    directory = Path(directory or default_dir())
+    current = running(directory)
+    if current:
+        return current
+    clear_state(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    now = now or default_now()
+    log = open(directory / "sandbox.out", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opslib.sandbox.daemon", "--dir", str(directory), "--seed", str(seed),
+         "--now", now.isoformat(), "--events", str(events), "--profile", profile],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (directory / "sandbox.out").read_text(errors="replace")[-2000:]
+            raise SandboxError(f"the sandbox exited with code {proc.returncode} while starting:\n{tail}")
+        state = running(directory)
+        if state:
+            return state
+        time.sleep(0.2)
+    proc.terminate()
+    raise SandboxError(f"the sandbox did not become ready within {timeout:.0f}s; see {directory}/sandbox.log")
+
+
+def down(directory: Path | None = None, timeout: float = 30) -> bool:
+    """Stop the background sandbox; True if one was running."""
+    try:
+        state = read_state(directory)
+    except SandboxError:
+        return False
+    try:
+        _call(state, "POST", "/shutdown", timeout=10)
+    except SandboxError:
+        pass   # not answering: fall through to the signal
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(state.pid):
+        time.sleep(0.2)
+    if _alive(state.pid):
+        os.kill(state.pid, signal.SIGTERM)
+    clear_state(directory)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status(directory: Path | None = None) -> dict:
+    return _call(read_state(directory), "GET", "/status", timeout=10)
+
+
+def inject(scenario: str, directory: Path | None = None) -> dict:
+    from .faults import SCENARIOS
+    if scenario not in SCENARIOS:   # checked here too, before any call
+        raise ParameterError("scenario", scenario, ", ".join(SCENARIOS))
+    return _call(read_state(directory), "POST", f"/inject/{scenario}")
+
+
+def reset(directory: Path | None = None) -> dict:
+    return _call(read_state(directory), "POST", "/reset")
