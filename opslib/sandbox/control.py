@@ -64,7 +64,7 @@ def up(directory: Path | None = None, *, seed: int = DEFAULT_SEED, now: datetime
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = (directory / "sandbox.out").read_text(errors="replace")[-2000:]
+            tail = "\n".join((directory / "sandbox.out").read_text(errors="replace").splitlines()[-15:])
             raise SandboxError(f"the sandbox exited with code {proc.returncode} while starting:\n{tail}")
         state = running(directory)
         if state:
