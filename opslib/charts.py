@@ -1,0 +1,51 @@
+"""Charts: DataFrame in, plotly Figure out. Never ``.show()`` here: the notebook displays the figure."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+TARGET_COLOR = "#d62728"
+BAND_COLOR = "rgba(31, 119, 180, 0.15)"
+
+
+def timeseries(frame: pd.DataFrame | pd.Series, *, title: str, y_title: str = "", target: float | None = None,
+               target_label: str = "target", marks: pd.Series | None = None, mark_label: str = "anomaly",
+               band: tuple[pd.Series, pd.Series] | None = None, kind: str = "line") -> go.Figure:
+    """Lines (or bars) per column, an optional horizontal target, an optional expected band
+    (low, high), and optional marked points (a boolean Series aligned with the index)."""
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame(frame.name or "value")
+    fig = go.Figure()
+    if band is not None:
+        low, high = band
+        fig.add_trace(go.Scatter(x=high.index, y=high.values, line={"width": 0}, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=low.index, y=low.values, fill="tonexty", fillcolor=BAND_COLOR, line={"width": 0},
+                                 name="expected band"))
+    for column in frame.columns:
+        if kind == "bar":
+            fig.add_trace(go.Bar(x=frame.index, y=frame[column], name=str(column)))
+        else:
+            fig.add_trace(go.Scatter(x=frame.index, y=frame[column], mode="lines", name=str(column)))
+    if marks is not None and marks.any():
+        first = frame.columns[0]
+        hit = frame.loc[marks.reindex(frame.index, fill_value=False).astype(bool), first]
+        fig.add_trace(go.Scatter(x=hit.index, y=hit.values, mode="markers", name=mark_label,
+                                 marker={"color": TARGET_COLOR, "size": 10, "symbol": "x"}))
+    if target is not None:
+        fig.add_hline(y=target, line_dash="dash", line_color=TARGET_COLOR,
+                      annotation_text=f"{target_label} {target:g}", annotation_position="top left")
+    fig.update_layout(title=title, yaxis_title=y_title, height=340, margin={"l": 50, "r": 20, "t": 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.2}, template="plotly_white")
+    return fig
+
+
+def status_bar(labels: Iterable[str], values: Iterable[float], *, title: str, colors: Iterable[str] | None = None,
+               x_title: str = "") -> go.Figure:
+    """A horizontal bar per label (e.g. services, rules, slow statements)."""
+    fig = go.Figure(go.Bar(y=list(labels), x=list(values), orientation="h",
+                           marker={"color": list(colors)} if colors is not None else None))
+    fig.update_layout(title=title, xaxis_title=x_title, height=max(240, 40 * len(fig.data[0].y) + 100),
+                      margin={"l": 160, "r": 20, "t": 50, "b": 40}, template="plotly_white")
+    return fig
