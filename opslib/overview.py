@@ -83,3 +83,78 @@ def inventory_checks(ops: Any, inv: Inventory) -> list[Check]:
         checks.append(Check.ok("dr-readiness", f"DR side {ops.dr_region} is ready (warm standby)",
                                primary_out=False, dr_ready=True, **figures))
     return checks
+
+
+# -- key metrics against the runbook's figures ----------------------------------------------------------
+def key_metrics(ops: Any, *, hours: float = 24, now: Any = None) -> pd.DataFrame:
+    """Per minute: events/second (Kinesis IncomingRecords) and availability (1 - 5xx/requests)."""
+    from datetime import timedelta
+
+    from .aws.cloudwatch import metric_frame
+    now = now or ops.now()
+    m = ops.profile.metrics
+    frame = metric_frame(ops.client("cloudwatch"), {k: m[k] for k in ("incoming_records", "requests", "http_5xx")},
+                         now - timedelta(hours=hours), now, 60, stats={"incoming_records": "Sum", "requests": "Sum",
+                                                                      "http_5xx": "Sum"})
+    out = pd.DataFrame(index=frame.index)
+    out["events_per_second"] = frame["incoming_records"] / 60
+    requests = frame["requests"].where(frame["requests"] > 0)
+    out["availability"] = 1 - frame["http_5xx"].fillna(0) / requests
+    return out
+
+
+def metric_checks(ops: Any, frame: pd.DataFrame, *, recent_minutes: int = 15) -> list[Check]:
+    t = ops.profile.targets
+    checks = []
+    eps = frame["events_per_second"]
+    if eps.notna().sum() == 0:
+        checks.append(Check.warn("throughput", "no IncomingRecords data in the window"))
+    else:
+        avg, peak = float(eps.mean()), float(eps.max())
+        recent = float(eps.iloc[-recent_minutes:].mean()) if eps.iloc[-recent_minutes:].notna().any() else 0.0
+        figures = {"average_eps": round(avg, 1), "peak_eps": round(peak, 1), f"last_{recent_minutes}m_eps": round(recent, 1),
+                   "stated_average_eps": t.average_events_per_second, "stated_peak_eps": t.peak_events_per_second}
+        if recent < 0.1 * avg:
+            checks.append(Check.fail("throughput", f"ingestion stalled: {recent:,.0f} events/s in the last "
+                                     f"{recent_minutes} min against {avg:,.0f} on average", **figures))
+        elif peak > t.peak_events_per_second:
+            checks.append(Check.warn("throughput", f"peak {peak:,.0f} events/s above the stated capacity "
+                                     f"{t.peak_events_per_second:,.0f}", **figures))
+        else:
+            checks.append(Check.ok("throughput", f"average {avg:,.0f}, peak {peak:,.0f} events/s "
+                                   f"(runbook: {t.average_events_per_second:,.0f} average, "
+                                   f"{t.peak_events_per_second:,.0f} peak)", **figures))
+    availability = frame["availability"]
+    if availability.notna().sum() == 0:
+        checks.append(Check.warn("availability", "no request metrics in the window"))
+    else:
+        overall = float(availability.mean())
+        status = Check.ok if overall >= t.availability_sla else Check.fail
+        checks.append(status("availability", f"{overall:.4%} over the window (SLA {t.availability_sla:.1%})",
+                             availability=round(overall, 6), sla=t.availability_sla))
+    return checks
+
+
+def retention_checks(ops: Any) -> list[Check]:
+    """The events buckets' lifecycle rules against 7 days hot / 90 days warm / 2 years cold."""
+    r = ops.profile.targets.retention
+    s3 = ops.client("s3")
+    bucket = ops.profile.s3.events_bucket
+    try:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    except s3.exceptions.ClientError as exc:
+        return [Check.fail("retention", f"{bucket}: no lifecycle configuration ({exc.response['Error']['Code']}); "
+                           f"objects are never tiered or expired")]
+    enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]
+    transitions = {t["StorageClass"]: t["Days"] for rule in enabled for t in rule.get("Transitions", [])}
+    expiration = next((rule["Expiration"]["Days"] for rule in enabled if "Days" in rule.get("Expiration", {})), None)
+    warm = transitions.get("STANDARD_IA") or transitions.get("INTELLIGENT_TIERING")
+    cold = transitions.get("GLACIER") or transitions.get("DEEP_ARCHIVE") or transitions.get("GLACIER_IR")
+    found = {"warm_after_days": warm, "cold_after_days": cold, "expire_after_days": expiration}
+    expected = {"warm_after_days": r.hot_days, "cold_after_days": r.warm_days, "expire_after_days": r.cold_days}
+    wrong = {k: (found[k], v) for k, v in expected.items() if found[k] != v}
+    if wrong:
+        text = ", ".join(f"{k} is {f} (expected {e})" for k, (f, e) in wrong.items())
+        return [Check.warn("retention", f"{bucket}: {text}", **found)]
+    return [Check.ok("retention", f"{bucket}: hot {r.hot_days} d, warm until {r.warm_days} d, "
+                     f"cold until {r.cold_days} d", **found)]
