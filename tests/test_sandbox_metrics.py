@@ -256,6 +256,10 @@ def test_metric_math_still_works(sb, generated):
     assert r["rate"]["Values"] == pytest.approx([100 * a / b for a, b in zip(e5, req)])
     assert r["same"]["Values"] == req
     assert r["rate"]["Timestamps"] == r["same"]["Timestamps"]
+    other = _data(cw, [_query("r", m["requests"], "Sum"), {"Id": "neg", "Expression": "-r + 1"},
+                       {"Id": "zero", "Expression": "r / 0"}, {"Id": "fn", "Expression": "SUM(METRICS())"}], start, NOW)
+    assert other["neg"]["Values"] == [1 - v for v in req]
+    assert other["zero"]["Values"] == [] and other["fn"]["Values"] == []     # dropped / not supported: empty
 
 
 def test_scan_by_and_unit_filter(sb):
@@ -333,6 +337,24 @@ def test_scale_values_multiplies_the_window(reseed, generated):
     original = _minute_values(_series(generated, "incoming_records"), start, NOW)
     assert got[:15] == original[:15]
     assert got[15:] == [float(round(v * 0.1)) for v in original[15:]]
+
+
+def test_windows_can_end_before_now(reseed, generated):
+    sb = reseed
+    cw = sb.client("cloudwatch")
+    start = NOW - timedelta(minutes=60)
+    metric_history.scale_values(sb, "requests", minutes=50, until_minutes_ago=40, factor=lambda i: i)
+    metric_history.set_values(sb, "events_dropped", minutes=30, until_minutes_ago=20, value=2500)
+    r = _data(cw, [_query("r", sb.profile.metrics["requests"], "Sum"),
+                   _query("d", sb.profile.metrics["events_dropped"], "Sum")], start, NOW)
+    req = _minute_values(_series(generated, "requests"), start, NOW)
+    assert r["r"]["Values"][:10] == req[:10] and r["r"]["Values"][20:] == req[20:]
+    assert r["r"]["Values"][10:20] == [float(round(v * i)) for i, v in enumerate(req[10:20])]
+    dropped = r["d"]["Values"]
+    assert dropped[30:40] == [2500.0] * 10
+    assert max(dropped[:30] + dropped[40:]) <= 20
+    with pytest.raises(ParameterError):
+        metric_history.set_values(sb, "requests", minutes=10, until_minutes_ago=10, value=1)
 
 
 def test_fault_helpers_reject_unknown_metrics(sb):

@@ -196,24 +196,28 @@ def _metric(sb: Any, metric_key: str) -> Metric:
         raise ParameterError("metric_key", metric_key, ", ".join(sorted(sb.profile.metrics))) from exc
 
 
-def _window(sb: Any, minutes: int, step_minutes: int) -> tuple[datetime, datetime]:
-    if minutes < 1 or step_minutes < 1:
-        raise ParameterError("minutes", minutes, "a positive number of minutes (step_minutes >= 1)")
+def _window(sb: Any, minutes: int, until_minutes_ago: int, step_minutes: int) -> tuple[datetime, datetime]:
+    if step_minutes < 1:
+        raise ParameterError("step_minutes", step_minutes, "a positive number of minutes")
+    if until_minutes_ago < 0 or minutes <= until_minutes_ago:
+        raise ParameterError("minutes", minutes, f"more minutes than until_minutes_ago ({until_minutes_ago}), "
+                                                 f"which must be >= 0")
     now = sb.now.astimezone(timezone.utc)
-    return now - timedelta(minutes=minutes), now
+    return now - timedelta(minutes=minutes), now - timedelta(minutes=until_minutes_ago)
 
 
 def set_values(sb: Any, metric_key: str, *, minutes: int, value: Value, region: str = "primary",
-               dimensions: dict[str, str] | None = None, step_minutes: int = 1) -> MetricWindow:
-    """Replace a metric's datapoints in [now - minutes, now) with one datapoint per step.
+               dimensions: dict[str, str] | None = None, until_minutes_ago: int = 0,
+               step_minutes: int = 1) -> MetricWindow:
+    """Replace a metric's datapoints in [now - minutes, now - until_minutes_ago) with one datapoint per step.
 
     ``value``: a number; a list of samples (stored as a distribution every step); or a callable
     ``(minute_index) -> number | list`` where 0 is the oldest step of the window."""
     metric = _metric(sb, metric_key)
     dims = dict(metric.dimensions if dimensions is None else dimensions)
-    start, end = _window(sb, minutes, step_minutes)
+    start, end = _window(sb, minutes, until_minutes_ago, step_minutes)
     points = []
-    for i in range(math.ceil(minutes / step_minutes)):
+    for i in range(math.ceil((minutes - until_minutes_ago) / step_minutes)):
         v = value(i) if callable(value) else value
         t = start + timedelta(minutes=i * step_minutes)
         if isinstance(v, (list, tuple)):
@@ -227,13 +231,13 @@ def set_values(sb: Any, metric_key: str, *, minutes: int, value: Value, region: 
 
 
 def scale_values(sb: Any, metric_key: str, *, minutes: int, factor: float | Callable[[int], float],
-                 region: str = "primary", dimensions: dict[str, str] | None = None) -> MetricWindow:
-    """Multiply a metric's stored values in [now - minutes, now) by ``factor`` (or ``factor(minute_index)``).
-
-    Counts stay whole numbers."""
+                 region: str = "primary", dimensions: dict[str, str] | None = None,
+                 until_minutes_ago: int = 0) -> MetricWindow:
+    """Multiply a metric's stored values in [now - minutes, now - until_minutes_ago) by ``factor``
+    (or ``factor(minute_index)``, 0 the oldest minute). Counts stay whole numbers."""
     metric = _metric(sb, metric_key)
     dims = dict(metric.dimensions if dimensions is None else dimensions)
-    start, end = _window(sb, minutes, 1)
+    start, end = _window(sb, minutes, until_minutes_ago, 1)
     whole = metric.unit == "Count"
 
     def update(datum: Any) -> None:

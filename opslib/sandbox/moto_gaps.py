@@ -79,6 +79,14 @@ def _check_stat(stat: str) -> None:
             f"allowed: {', '.join(_BASIC_STATS)}, pNN (for example p99 or p99.9).")
 
 
+def _period(value: Any) -> int:
+    from moto.cloudwatch.exceptions import InvalidParameterValue
+    period = int(value or 0)
+    if period < 1:
+        raise InvalidParameterValue(f"The parameter Period must be a positive number of seconds, got {value}.")
+    return period
+
+
 def _statistic(data: list, stat: str) -> float | None:
     """One statistic over the datums of a period (single values and aggregated sets)."""
     from moto.cloudwatch.models import MetricAggregatedDatum
@@ -268,7 +276,7 @@ def _stat_query(idx: _Index, extra: list[_Series], query: dict, start: datetime,
     metric = stat_def["Metric"]
     stat = stat_def["Stat"]
     _check_stat(stat)
-    period = int(stat_def["Period"])
+    period = _period(stat_def["Period"])
     unit = stat_def.get("Unit")
     wanted = _dims_key(metric.get("Dimensions", []))
     # moto: with dimensions, the exact set; without, every series of the metric
@@ -300,37 +308,41 @@ def _evaluate(expression: str, results: dict[str, dict]) -> tuple[list[datetime]
         tree = ast.parse(expression, mode="eval").body
     except SyntaxError:
         return None
+    for node in ast.walk(tree):
+        ok = (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
+              or isinstance(node, ast.Name) and node.id in results
+              or isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd))
+              or isinstance(node, ast.BinOp) and type(node.op) in _BINOPS
+              or isinstance(node, (ast.Load, ast.operator, ast.unaryop)))
+        if not ok:
+            return None
 
     def ev(node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        if isinstance(node, ast.Constant):
             return float(node.value)
-        if isinstance(node, ast.Name) and node.id in results:
+        if isinstance(node, ast.Name):
             r = results[node.id]
             return dict(zip(r["timestamps"], r["values"]))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
             sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
-            return {t: sign * x for t, x in v.items()} if isinstance(v, dict) else sign * v
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _combine(_BINOPS[type(node.op)], ev(node.left), ev(node.right))
-        raise _Unsupported(ast.dump(node))
+            if isinstance(v, dict):
+                return {t: sign * x for t, x in v.items()}
+            return None if v is None else sign * v
+        return _combine(_BINOPS[type(node.op)], ev(node.left), ev(node.right))
 
-    try:
-        out = ev(tree)
-    except _Unsupported:
-        return None
+    out = ev(tree)
     if not isinstance(out, dict):
         return None
     ordered = sorted(out)
     return ordered, [out[t] for t in ordered]
 
 
-class _Unsupported(Exception):
-    """An expression node the arithmetic evaluator does not handle (internal)."""
-
-
 def _combine(op: Callable, a: Any, b: Any) -> Any:
-    def apply(x: float, y: float) -> float | None:
+    """``op`` over series (dicts by timestamp, matched on timestamps) and scalars."""
+    def apply(x: float | None, y: float | None) -> float | None:
+        if x is None or y is None:
+            return None
         try:
             return op(x, y)
         except ZeroDivisionError:
@@ -342,7 +354,7 @@ def _combine(op: Callable, a: Any, b: Any) -> Any:
     elif isinstance(b, dict):
         pairs = {t: apply(a, y) for t, y in b.items()}
     else:
-        return op(a, b)
+        return apply(a, b)
     return {t: v for t, v in pairs.items() if v is not None}
 
 
@@ -404,6 +416,7 @@ def _get_metric_statistics(self: Any, namespace: str, metric_name: str, start_ti
     end_time = _naive_utc(end_time).replace(microsecond=0)
     if start_time >= end_time:
         raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
+    period = _period(period)
     extended = list(extended_statistics or [])
     for p in extended:
         if not is_percentile(p):
