@@ -1,0 +1,31 @@
+"""The first call of every runbook notebook::
+
+    import opslib.notebook
+    profile = opslib.notebook.setup(profile)
+
+It makes plotly store each figure as its JSON only (MIME ``application/vnd.plotly.v1+json``, a
+few KB) instead of the ``notebook`` renderer's copy of plotly.js per output (about 4.6 MB).
+JupyterLab draws that MIME type with the jupyterlab-plotly extension shipped with plotly; the run
+archive's HTML export (:mod:`opslib.runs.html`) draws it with one inline copy of plotly.js.
+
+It returns the profile the notebook should use: the parameters cell's value, except inside
+``runbook lab``, which sets $OPSLIB_LAB_PROFILE so kernels follow the profile JupyterLab was
+started with.
+"""
+from __future__ import annotations
+
+import os
+
+import plotly.io as pio
+
+LAB_PROFILE_ENV = "OPSLIB_LAB_PROFILE"
+RENDERER = "plotly_mimetype"
+
+
+def setup(profile: str | None = None) -> str | None:
+    """Configure plotly for compact, offline-renderable outputs; return the profile to use."""
+    pio.renderers.default = RENDERER
+    lab = os.environ.get(LAB_PROFILE_ENV)
+    if lab and profile and lab != profile:
+        print(f"runbook lab: using profile {lab!r} (the parameters cell says {profile!r})")
+    return lab or profile

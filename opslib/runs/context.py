@@ -1,0 +1,53 @@
+"""Who, where and what version: the provenance recorded with every run. Each lookup tolerates failure."""
+from __future__ import annotations
+
+import getpass
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from ..errors import OpsError
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):   # no passwd entry (containers)
+        return "unknown"
+
+
+def host() -> str:
+    return socket.gethostname()
+
+
+def aws_identity(profile: Any) -> dict:
+    """The AWS caller identity behind ``profile`` (account, ARN) or ``{"error": ...}``."""
+    from ..connection import connect
+    try:
+        ops = connect(profile)
+    except OpsError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    try:
+        return ops.caller_identity()
+    finally:
+        ops.close()
+
+
+def operator(profile: Any) -> dict:
+    return {"user": local_user(), "aws": aws_identity(profile)}
+
+
+def git_revision(path: str | Path) -> str | None:
+    """``git rev-parse HEAD`` of the repository holding ``path`` (with ``-dirty`` if it has changes), or None."""
+    folder = Path(path)
+    folder = folder if folder.is_dir() else folder.parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=folder, capture_output=True,
+                               text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev.stdout.strip() + ("-dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")

@@ -1,0 +1,108 @@
+"""Manifest entries: one per run, appended to the archive, never rewritten.
+
+Exit codes (the same for ``runbook run`` and schedulers)::
+
+    0  every check ok or warn          3  the notebook raised
+    1  at least one check failed       4  the kernel died or a cell timed out
+    2  bad input, nothing ran
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any, Iterable
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_RAISED, EXIT_KERNEL = 0, 1, 2, 3, 4
+#: run status -> exit code
+EXIT_CODES = {"ok": EXIT_OK, "warn": EXIT_OK, "fail": EXIT_FAILED, "error": EXIT_RAISED,
+              "died": EXIT_KERNEL, "timeout": EXIT_KERNEL}
+STATUSES = tuple(EXIT_CODES)
+
+
+@dataclass
+class RunEntry:
+    """Everything recorded about one run."""
+
+    id: str
+    notebook: str
+    notebook_path: str
+    profile: str
+    parameters: dict
+    operator: dict
+    host: str
+    git_revision: str | None
+    opslib_version: str
+    start: str
+    end: str
+    duration_seconds: float
+    status: str
+    exit_code: int
+    findings: list
+    files: dict                                 # {"ipynb": {"path", "sha256", "bytes"}, "html": {...}}
+    archive: str
+    incident_id: str | None = None
+    job: str | None = None
+    failing_cell: dict | None = None            # {"index", "execution_count", "source"}
+    error: dict | None = None                   # {"ename", "evalue"}
+    bytes_added: int = 0
+    notifications: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunEntry":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def filter_entries(entries: Iterable[dict], *, incident: str | None = None, notebook: str | None = None,
+                   since: datetime | None = None, status: str | None = None, job: str | None = None) -> list[dict]:
+    """Manifest entries matching every given criterion, oldest first."""
+    out = []
+    for e in entries:
+        if incident and e.get("incident_id") != incident:
+            continue
+        if notebook and e.get("notebook") != notebook:
+            continue
+        if status and e.get("status") != status:
+            continue
+        if job and e.get("job") != job:
+            continue
+        if since and datetime.fromisoformat(e["start"]) < since:
+            continue
+        out.append(e)
+    return sorted(out, key=lambda e: e["start"])
+
+
+def find_entry(entries: Iterable[dict], run_id: str) -> dict | None:
+    """The entry whose id is ``run_id`` or starts with it (a unique prefix)."""
+    matches = [e for e in entries if e.get("id") == run_id or str(e.get("id", "")).startswith(run_id)]
+    exact = [e for e in matches if e.get("id") == run_id]
+    if exact:
+        return exact[0]
+    return matches[0] if len(matches) == 1 else None
+
+
+def summary_line(e: dict) -> str:
+    return (f"{e['id']}  {e['start'][:19]}Z  {e['notebook']:<24} {e['status']:<7} "
+            f"{e['duration_seconds']:>7.1f}s  {e.get('incident_id') or ''}")
+
+
+def entry_text(e: dict) -> str:
+    """A readable, multi-line view of one entry (``runbook runs show``)."""
+    lines = [f"run {e['id']}: {e['notebook']} on {e['profile']} -> {e['status']} (exit {e['exit_code']})",
+             f"  started  {e['start']}  ended {e['end']}  ({e['duration_seconds']:.1f}s)",
+             f"  operator {e['operator'].get('user')}  aws {e['operator'].get('aws')}  host {e['host']}",
+             f"  git {e.get('git_revision')}  opslib {e['opslib_version']}",
+             f"  parameters {e['parameters']}"]
+    if e.get("incident_id"):
+        lines.append(f"  incident {e['incident_id']}")
+    if e.get("error"):
+        cell = e.get("failing_cell") or {}
+        lines.append(f"  error in cell {cell.get('index')}: {e['error'].get('ename')}: {e['error'].get('evalue')}")
+    for c in e.get("findings", []):
+        lines.append(f"  {c['status'].upper():<4} {c['name']}: {c['detail']}")
+    for kind, f in e.get("files", {}).items():
+        lines.append(f"  {kind:<5} {f['path']}  sha256 {f['sha256'][:16]}...  {f['bytes']} bytes")
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""Scheduled runs: ``parameters/schedules.yaml`` -> crontab lines or an Airflow DAG file.
+
+Every job calls ``runbook run`` (never papermill directly), so the archive, the manifest, the exit
+codes and the notifications are the same whoever schedules it."""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ParameterError
+
+CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
+_ALLOWED = {"minute": "0-59", "hour": "0-23", "day-of-month": "1-31", "month": "1-12 or jan-dec",
+            "day-of-week": "0-6 or sun-sat"}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def validate_cron(expression: str) -> str:
+    """``expression`` if it is a valid 5-field cron expression, else a ParameterError naming the field."""
+    parts = expression.split()
+    if len(parts) != 5:
+        raise ParameterError("cron", expression, f"5 fields: {' '.join(CRON_FIELDS)} (got {len(parts)})")
+    for i, (name, value) in enumerate(zip(CRON_FIELDS, parts)):
+        probe = ["*"] * 5
+        probe[i] = value
+        if not croniter.is_valid(" ".join(probe)):
+            raise ParameterError(f"cron field {name}", value,
+                                 f"{_ALLOWED[name]}, '*', lists (a,b), ranges (a-b) and steps (*/n) in {expression!r}")
+    if not croniter.is_valid(expression):
+        raise ParameterError("cron", expression, "a valid cron expression")
+    return expression
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="unique; the PagerDuty dedup key and Airflow dag_id derive from it")
+    notebook: str
+    cron: str
+    profile: str = "sandbox"
+    parameters: dict[str, Any] = {}
+    notify: list[str] = []
+    timeout: float | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"job name {v!r}: lowercase letters, digits, '-', '_' and '.' only")
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        try:
+            return validate_cron(v)
+        except ParameterError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class Schedules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    archive: str | None = Field(None, description="--archive for every job (default runs/ in the working directory)")
+    workdir: str | None = Field(None, description="directory the jobs run in (default: the checkout)")
+    jobs: list[Job]
+
+
+def default_path() -> Path:
+    from .config import parameters_dir
+    return parameters_dir() / "schedules.yaml"
+
+
+def load_schedules(path: str | Path | None = None) -> Schedules:
+    """Read and validate the schedules file; errors name the job and the field."""
+    path = Path(path) if path else default_path()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError("schedules", str(path), f"a readable YAML file ({exc})") from exc
+    try:
+        schedules = Schedules.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = list(err["loc"])
+        if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
+            jobs = data.get("jobs") or []
+            name = jobs[loc[1]].get("name") if loc[1] < len(jobs) and isinstance(jobs[loc[1]], dict) else None
+            loc[1] = name or loc[1]
+        raise ParameterError(".".join(map(str, loc)), err.get("input"),
+                             err["msg"].removeprefix("Value error, ") + f" ({path})") from exc
+    names = [j.name for j in schedules.jobs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ParameterError("jobs.name", dupes[0], f"unique job names ({path})")
+    return schedules
+
+
+def run_args(job: Job, schedules: Schedules) -> list[str]:
+    """The ``runbook run`` arguments of ``job`` (without the program name)."""
+    args = ["run", job.notebook, "--profile", job.profile, "--job", job.name]
+    for name, value in job.parameters.items():
+        text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+        args += ["-p", f"{name}={text}"]
+    for target in job.notify:
+        args += ["--notify", target]
+    if job.timeout:
+        args += ["--timeout", f"{job.timeout:g}"]
+    if schedules.archive:
+        args += ["--archive", schedules.archive]
+    return args
+
+
+def _command(job: Job, schedules: Schedules, runbook: str) -> str:
+    return " ".join(shlex.quote(a) for a in [runbook, *run_args(job, schedules)])
+
+
+def crontab(schedules: Schedules, *, runbook: str = "runbook", workdir: str | Path = ".",
+            log_dir: str = "runs/cron") -> str:
+    """Crontab lines (times in UTC via CRON_TZ; ``%`` escaped as cron requires)."""
+    workdir = schedules.workdir or str(workdir)
+    lines = ["# runbook schedules (generated by `runbook schedule crontab`; edit parameters/schedules.yaml instead)",
+             "CRON_TZ=UTC"]
+    for job in schedules.jobs:
+        cmd = (f"cd {shlex.quote(str(workdir))} && mkdir -p {shlex.quote(log_dir)} && {_command(job, schedules, runbook)}"
+               f" >> {shlex.quote(f'{log_dir}/{job.name}.log')} 2>&1")
+        lines.append(f"# {job.name}: {job.notebook} on {job.profile}")
+        lines.append(f"{job.cron} {cmd.replace('%', chr(92) + '%')}")
+    return "\n".join(lines) + "\n"
+
+
+_DAG_HEAD = '''"""Runbook schedules as Airflow DAGs (generated by `runbook schedule airflow`; edit
+parameters/schedules.yaml and regenerate). Each task calls `runbook run`, so the archive and the
+manifest are the same as for cron or a person; exit 1 (a check failed), 3 (the notebook raised) and
+4 (kernel died or timed out) fail the task."""
+from datetime import datetime, timedelta
+
+from airflow import DAG
+
+try:  # Airflow 3
+    from airflow.providers.standard.operators.bash import BashOperator
+except ImportError:  # Airflow 2
+    from airflow.operators.bash import BashOperator
+
+DEFAULT_ARGS = {{"owner": "runbook", "retries": 0, "execution_timeout": timedelta(hours=2)}}
+WORKDIR = {workdir!r}
+'''
+
+_DAG_JOB = '''
+# {name}: {notebook} on {profile}
+with DAG(
+    dag_id={dag_id!r},
+    schedule={cron!r},
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["runbook", {notebook!r}],
+) as dag:
+    BashOperator(task_id="runbook_run", bash_command={command!r}, cwd=WORKDIR, append_env=True)
+'''
+
+
+def dag_id(job: Job) -> str:
+    return "runbook__" + re.sub(r"[^A-Za-z0-9_]", "_", job.name)
+
+
+def airflow_dag(schedules: Schedules, *, runbook: str = "runbook", workdir: str | Path = ".") -> str:
+    """The text of one DAG file with one DAG per job."""
+    text = _DAG_HEAD.format(workdir=str(schedules.workdir or workdir))
+    for job in schedules.jobs:
+        text += _DAG_JOB.format(name=job.name, notebook=job.notebook, profile=job.profile, dag_id=dag_id(job),
+                                cron=job.cron, command=_command(job, schedules, runbook))
+    return text

@@ -1,0 +1,74 @@
+"""Writes the toy notebooks of this folder (run: ``python tests/notebooks/build.py``).
+
+They exercise the runner without the sandbox: one per outcome (ok, warn, fail, raise, kernel death,
+timeout), a plotly chart, and a leaky one that prints credentials for the scrubbing test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).resolve().parent
+
+PARAMS = '''profile = "sandbox"
+run_id = None
+incident_id = None
+threshold: int = 10  # checks fail above this
+ratio = 0.5
+label = "toy"
+flag = False
+hours = [1, 2]'''
+
+SETUP = "import opslib.notebook\nfrom opslib.findings import Check, record_findings\nprofile = opslib.notebook.setup(profile)"
+
+
+def notebook(name: str, purpose: str, cells: list[str], *, read_only: bool = True, params: str = PARAMS) -> None:
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["opslib"] = {"read_only": read_only, "purpose": purpose}
+    nb.cells.append(nbf.v4.new_markdown_cell(f"# Toy: {name}\n\n{purpose}"))
+    p = nbf.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells.append(p)
+    nb.cells.append(nbf.v4.new_code_cell(SETUP))
+    nb.cells.extend(nbf.v4.new_code_cell(c) for c in cells)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{name}-{i}"
+    nbf.write(nb, HERE / f"{name}.ipynb")
+
+
+def main() -> None:
+    notebook("ok", "Every check passes.", [
+        'record_findings([Check.ok("threshold", f"threshold is {threshold}", threshold=threshold, ratio=ratio),\n'
+        '                 Check.ok("identity", "run and incident ids as injected", run_id=run_id, incident_id=incident_id,'
+        ' label=label)])'])
+    notebook("warn", "One check warns.", [
+        'record_findings([Check.ok("a", "fine"), Check.warn("b", "getting close", used_pct=79.5)])'])
+    notebook("fail", "One check fails.", [
+        'record_findings([Check.ok("a", "fine"), Check.fail("completeness", "hour 11:00 dropped 62%", drop_pct=62.0)])'])
+    notebook("raise", "Records a finding, then raises.", [
+        'record_findings([Check.ok("before", "recorded before the error")])',
+        'raise ValueError("the toy notebook raised on purpose")'], read_only=False)
+    notebook("die", "The kernel dies.", ["import os\nos._exit(1)"], read_only=False)
+    notebook("slow", "Sleeps past any short timeout.", ["import time\ntime.sleep(60)"], read_only=False)
+    notebook("chart", "Two plotly charts.", [
+        'import plotly.express as px\nfig = px.line(x=[1, 2, 3, 4], y=[3, 1, 4, 1], title="toy line")\nfig',
+        'import plotly.graph_objects as go\ngo.Figure(go.Bar(x=["a", "b"], y=[2, 5]), layout_title_text="toy bars")',
+        'record_findings([Check.ok("charts", "two charts drawn", charts=2)])'], read_only=True)
+    notebook("leaky", "Prints credentials from its environment and parameters, then raises with one.", [
+        'import os, json\nprint(json.dumps(dict(os.environ), indent=1))',
+        'print("database url:", db_url)\nfrom opslib.config import load_profile\n'
+        'print(load_profile(profile).databases.warehouse.url)',
+        'import boto3, botocore.exceptions\n'
+        'try:\n'
+        '    boto3.client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",\n'
+        '                 config=botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=0.2)).list_buckets()\n'
+        'except botocore.exceptions.BotoCoreError as exc:\n'
+        '    print("boto3:", exc, os.environ.get("AWS_SESSION_TOKEN"))',
+        'raise RuntimeError(f"cannot sign in with {os.environ[\'AWS_SECRET_ACCESS_KEY\']} at {db_url}")'],
+        read_only=False, params='profile = "sandbox"\ndb_url = "sqlite://"')
+
+
+if __name__ == "__main__":
+    main()
