@@ -142,7 +142,7 @@ def test_background_thread_starts_tasks_toward_desired(sb):
         assert t["taskDefinitionArn"] == svc["taskDefinition"] and t["taskDefinitionArn"].endswith("/api:1")
         assert t["startedBy"] == dep["id"]
         assert t["startedAt"] >= t["createdAt"] >= NOW
-        assert t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+        assert t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"].startswith("10.0.1.")
 
 
 def test_lifecycle_provisioning_pending_running(sb):
@@ -176,10 +176,27 @@ def test_scale_down_stops_tasks_and_drains_targets(sb):
     assert all(t["lastStatus"] == "STOPPED" and t["stoppedReason"].startswith("Scaling activity") for t in stopped)
     assert all(t["stopCode"] == "ServiceSchedulerInitiated" for t in stopped)
     assert len(tasks(sb, "web")) == 1
+    assert len(sb.client("ecs").list_tasks(cluster="web")["taskArns"]) == 1       # AWS's default: RUNNING
     assert target_states(sb, groups["api"]) == [("healthy", None)]
     assert any("has stopped 2 running tasks" in e["message"] for e in svc["events"])
     cluster = sb.client("ecs").describe_clusters(clusters=["web"])["clusters"][0]
     assert (cluster["runningTasksCount"], cluster["pendingTasksCount"]) == (1, 0)
+
+
+def test_task_stopped_through_the_api_is_replaced(sb):
+    groups = build(sb, "primary", "web", {"api": 2})
+    sb.scheduler.settle()
+    victim = tasks(sb, "web")[0]
+    sb.client("ecs").stop_task(cluster="web", task=victim["taskArn"], reason="operator: restart")
+    sb.scheduler.tick()
+    assert ("draining", "Target.DeregistrationInProgress") in target_states(sb, groups["api"])
+    sb.scheduler.settle()
+    running = tasks(sb, "web")
+    assert len(running) == 2 and victim["taskArn"] not in {t["taskArn"] for t in running}
+    stopped = tasks(sb, "web", status="STOPPED")
+    assert [(t["taskArn"], t["stoppedReason"], t["stopCode"]) for t in stopped] == \
+        [(victim["taskArn"], "operator: restart", "UserInitiated")]
+    assert target_states(sb, groups["api"]) == [("healthy", None)] * 2
 
 
 def test_deployment_rolls_out_and_old_tasks_drain(sb):
@@ -250,6 +267,8 @@ def test_api_down_keeps_ingestion_api_down(sb):
     assert (code, body["running_tasks"], body["status"]) == (503, 0, "unavailable")
     assert "api-down" in body["reason"]
     assert describe(sb, "prod-cluster", "stream-processor")["runningCount"] == 2      # others unaffected
+    by_service = sb.client("ecs").list_tasks(cluster="prod-cluster", serviceName="stream-processor")["taskArns"]
+    assert len(by_service) == 2
     assert get(sb, "/stream-processor/health")[0] == 200
 
     sb.faults.clear()
@@ -285,7 +304,17 @@ def test_region_outage_stops_primary_only_and_ecs_down_is_generic(sb):
     assert get(sb, "/dr/data-api/health")[0] == 503
 
 
-def test_malformed_ecs_down_is_refused(sb):
+def test_ecs_down_specs(sb):
+    sb.faults.add("region-outage", ecs_down=[("primary", "prod-cluster", "data-api")])
+    sb.faults.add("oom", ecs_down=[{"region": "dr", "service": "data-api"}])
+    assert [(o.fault, o.region, o.cluster, o.service, o.mode) for o in ecs_outages(sb)] == [
+        ("region-outage", "us-east-1", "prod-cluster", "data-api", "capacity"),
+        ("oom", "us-west-2", "*", "data-api", "crash")]
+    sb.faults.clear()
+    sb.faults.add("api-down")
+    assert [(o.cluster, o.service, o.mode) for o in ecs_outages(sb)] == [("prod-cluster", "ingestion-api", "crash")]
+
+    sb.faults.clear()
     sb.faults.add("bad", ecs_down=[("primary", "prod-cluster")])
     with pytest.raises(SandboxError, match="ecs_down entry"):
         ecs_outages(sb)

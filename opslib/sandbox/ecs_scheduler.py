@@ -9,7 +9,8 @@ service's target group, whose ``describe_target_health`` then reports their stat
 Faults come from ``sb.faults``: a fault's details may declare ``ecs_down``, a list of
 ``(region, cluster, service[, mode])`` ("primary"/"dr" or a region name, ``"*"`` matches any;
 mode ``"crash"``: tasks start then exit with OutOfMemory, ``"capacity"``: running tasks stop and
-none can be placed). ``api-down`` and ``region-outage`` have built-in defaults (:data:`BUILTIN_ECS_DOWN`).
+none can be placed; ``ecs_down_mode`` in the details sets the mode of 3-tuples). ``api-down``
+(crash) and ``region-outage`` (capacity) have built-in defaults (:data:`BUILTIN_ECS_DOWN`).
 Health-check faults (``health_down``, ``unhealthy``; see :mod:`.health`) make targets unhealthy.
 
 All scheduling state lives on moto's own objects, so ``Sandbox.reset`` (which rebuilds moto's
@@ -26,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
-from moto.ecs.exceptions import InvalidParameterException
+from moto.ec2.utils import random_private_ip
+from moto.ecs.exceptions import InvalidParameterException, TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.moto_api._internal import mock_random
@@ -132,12 +134,13 @@ class ScheduledTask(Task):
 
 # -- moto patches -------------------------------------------------------------------------------
 def install_patches() -> None:
-    """Make moto's target health and service calls follow the scheduler; idempotent."""
+    """Make moto's target health, service calls and list_tasks follow the scheduler and AWS; idempotent."""
     if getattr(FakeTargetGroup.health_for, "_opslib_patched", False):
         return
     original_health = FakeTargetGroup.health_for
     original_create = EC2ContainerServiceBackend.create_service
     original_update = EC2ContainerServiceBackend.update_service
+    original_list_tasks = EC2ContainerServiceBackend.list_tasks
 
     def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
         known = getattr(self, "_opslib_health", {}).get(target["Id"])
@@ -157,14 +160,27 @@ def install_patches() -> None:
         _after_api_change(self, service)
         return service
 
+    def list_tasks(self: EC2ContainerServiceBackend, cluster_str: str | None = None,
+                   container_instance: str | None = None, family: str | None = None,
+                   started_by: str | None = None, service_name: str | None = None,
+                   desiredStatus: str | None = None) -> list[Task]:   # noqa: N803 (moto's name)
+        """As AWS: the desired status filter defaults to RUNNING, and serviceName filters."""
+        found = original_list_tasks(self, cluster_str, container_instance, family, started_by, None,
+                                    desiredStatus or "RUNNING")
+        if service_name:
+            group = f"service:{service_name.split('/')[-1]}"
+            found = [t for t in found if t.group == group]
+        return found
+
     # moto's Task(awsvpc) reads eni.private_dns_name, set only in VPCs with DNS hostnames enabled
     if not hasattr(NetworkInterface, "private_dns_name"):
         NetworkInterface.private_dns_name = None  # type: ignore[attr-defined]
-    for fn in (health_for, create_service, update_service):
+    for fn in (health_for, create_service, update_service, list_tasks):
         fn._opslib_patched = True  # type: ignore[attr-defined]
     FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
     EC2ContainerServiceBackend.create_service = create_service  # type: ignore[method-assign]
     EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
 
 
 def _after_api_change(ecs: EC2ContainerServiceBackend, service: Service) -> None:
@@ -175,6 +191,7 @@ def _after_api_change(ecs: EC2ContainerServiceBackend, service: Service) -> None
     with _LOCK:
         _sync_deployments(service, ecs, scheduler.clock())
         _update_counts(service, _service_tasks(ecs, service))
+        _update_cluster_counts(ecs)
 
 
 # -- faults -------------------------------------------------------------------------------------
@@ -184,20 +201,21 @@ def ecs_outages(sb: Any) -> list[EcsOutage]:
         active = list(sb.faults.active.items())
     outages = []
     for name, details in active:
-        specs = details.get("ecs_down")
-        if specs is None:
-            specs = BUILTIN_ECS_DOWN.get(name, [])
+        builtin = BUILTIN_ECS_DOWN.get(name, [])
+        specs = details.get("ecs_down", builtin)
+        mode = details.get("ecs_down_mode", builtin[0][3] if builtin else "crash")
         for spec in specs:
-            outages.append(_outage(sb, name, spec))
+            outages.append(_outage(sb, name, spec, mode))
     return outages
 
 
-def _outage(sb: Any, fault: str, spec: Any) -> EcsOutage:
+def _outage(sb: Any, fault: str, spec: Any, default_mode: str) -> EcsOutage:
     if isinstance(spec, dict):
-        spec = (spec.get("region", "*"), spec.get("cluster", "*"), spec.get("service", "*"), spec.get("mode", "crash"))
+        spec = (spec.get("region", "*"), spec.get("cluster", "*"), spec.get("service", "*"),
+                spec.get("mode", default_mode))
     if not isinstance(spec, (list, tuple)) or len(spec) not in (3, 4):
         raise SandboxError(f"fault {fault!r}: ecs_down entry {spec!r} must be (region, cluster, service[, mode])")
-    region, cluster, service, mode = (*spec, "crash") if len(spec) == 3 else spec
+    region, cluster, service, mode = (*spec, default_mode) if len(spec) == 3 else spec
     if mode not in MODES:
         raise SandboxError(f"fault {fault!r}: ecs_down mode {mode!r}; allowed: {', '.join(MODES)}")
     cluster = cluster.format(cluster=sb.profile.ecs.cluster, dr_cluster=sb.profile.ecs.dr_cluster)
@@ -241,8 +259,8 @@ class EcsScheduler:
     def pause(self) -> None:
         """Stop ticking; returns once a tick in progress has finished."""
         self._paused.set()
-        with _LOCK:
-            pass
+        _LOCK.acquire()      # waits for the tick in progress
+        _LOCK.release()
 
     def resume(self) -> None:
         self._paused.clear()
@@ -319,10 +337,15 @@ def _service_tasks(ecs: EC2ContainerServiceBackend, service: Service) -> list[Ta
 
 
 def _reconcile(ctx: _TickContext, service: Service) -> ServiceView | None:
-    primary = _sync_deployments(service, ctx.ecs, ctx.now)
+    st = _state(service)
+    try:
+        primary = _sync_deployments(service, ctx.ecs, ctx.now)
+    except TaskDefinitionNotFoundException:
+        _announce(ctx, service, f"(service {service.name}) cannot start tasks: task definition "
+                                f"{service.task_definition} does not exist.")
+        return None
     if primary is None:
         return None
-    st = _state(service)
     outage = next((o for o in ctx.outages if o.matches(ctx.region, service.cluster_name, service.name)), None)
     desired = service.desired_count if service.status == "ACTIVE" else 0
     tasks = _service_tasks(ctx.ecs, service)
@@ -347,6 +370,7 @@ def _reconcile(ctx: _TickContext, service: Service) -> ServiceView | None:
             td = ctx.ecs.describe_task_definition(primary["taskDefinition"])
             started = [t for t in (_start_task(ctx, service, td, primary) for _ in range(missing)) if t is not None]
             if started:
+                st.placement_problem = None
                 _event(ctx, service, f"(service {service.name}) has started {len(started)} tasks: "
                        + " ".join(f"(task {t.id})" for t in started) + ".")
                 tasks += started
@@ -380,7 +404,6 @@ def _reconcile(ctx: _TickContext, service: Service) -> ServiceView | None:
             st.failing_announced = True
     else:
         st.failing_announced = False
-        st.placement_problem = None
     if steady and not st.steady:
         _mark_completed(ctx, service)
         _event(ctx, service, f"(service {service.name}) has reached a steady state.")
@@ -502,8 +525,10 @@ def _start_task(ctx: _TickContext, service: Service, td: Any, deployment: dict) 
         _announce(ctx, service, f"(service {service.name}) was unable to place a task because of its "
                                 f"configuration: {exc.message}")
         return None
+    _address_in_subnet(ctx, task)
     task.status = "PROVISIONING"
     task.created_at = ctx.now
+    task.started_at = task.stopping_at = task.stopped_at = None
     task.cpu, task.memory = td.cpu, td.memory
     task.connectivity = "CONNECTED"
     task.connectivity_at = ctx.now
@@ -554,6 +579,13 @@ def _advance(ctx: _TickContext, service: Service, task: ScheduledTask, outage: E
                   f"Host unavailable: region {ctx.region} is impaired ({outage.fault})", state="STOPPED")
             task._opslib_drain_state = "unhealthy"
     elif status in STOPPING_STATES:
+        _finish_stop(ctx, task)
+    elif status == "STOPPED" and task.stopped_at is None:
+        # stopped through the API (stop_task): finish the stop as ECS does, then replace it
+        task.stop_code = "UserInitiated"
+        task.stopping_at = ctx.now
+        if task._opslib_targets:
+            task._opslib_drain = DRAIN_TICKS
         _finish_stop(ctx, task)
     else:
         return
@@ -626,6 +658,19 @@ def _ip(task: Task) -> str | None:
             if d["name"] == "privateIPv4Address":
                 return d["value"]
     return None
+
+
+def _address_in_subnet(ctx: _TickContext, task: Task) -> None:
+    """moto gives task ENIs any 10.x address; AWS takes one from the subnet's range."""
+    for a in task.attachments:
+        details = {d["name"]: d for d in a["details"]}
+        eni = ctx.ec2.enis.get(details["networkInterfaceId"]["value"])
+        if eni is None or eni.subnet is None:
+            continue
+        ip = random_private_ip(eni.subnet.cidr_block)
+        eni.private_ip_address = ip
+        eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": ip}]
+        details["privateIPv4Address"]["value"] = ip
 
 
 def _availability_zone(ctx: _TickContext, task: Task) -> str:
