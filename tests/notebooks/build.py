@@ -22,7 +22,8 @@ hours = [1, 2]'''
 SETUP = "import opslib.notebook\nfrom opslib.findings import Check, record_findings\nprofile = opslib.notebook.setup(profile)"
 
 
-def notebook(name: str, purpose: str, cells: list[str], *, read_only: bool = True, params: str = PARAMS) -> None:
+def notebook(name: str, purpose: str, cells: list[str], *, read_only: bool = True, params: str = PARAMS,
+             setup: bool = True) -> None:
     nb = nbf.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -31,7 +32,8 @@ def notebook(name: str, purpose: str, cells: list[str], *, read_only: bool = Tru
     p = nbf.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
     nb.cells.append(p)
-    nb.cells.append(nbf.v4.new_code_cell(SETUP))
+    if setup:
+        nb.cells.append(nbf.v4.new_code_cell(SETUP))
     nb.cells.extend(nbf.v4.new_code_cell(c) for c in cells)
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"{name}-{i}"
@@ -50,8 +52,8 @@ def main() -> None:
     notebook("raise", "Records a finding, then raises.", [
         'record_findings([Check.ok("before", "recorded before the error")])',
         'raise ValueError("the toy notebook raised on purpose")'], read_only=False)
-    notebook("die", "The kernel dies.", ["import os\nos._exit(1)"], read_only=False)
-    notebook("slow", "Sleeps past any short timeout.", ["import time\ntime.sleep(60)"], read_only=False)
+    notebook("die", "The kernel dies.", ["import os\nos._exit(1)"], read_only=False, setup=False)
+    notebook("slow", "Sleeps past any short timeout.", ["import time\ntime.sleep(60)"], read_only=False, setup=False)
     notebook("chart", "Two plotly charts.", [
         'import plotly.express as px\nfig = px.line(x=[1, 2, 3, 4], y=[3, 1, 4, 1], title="toy line")\nfig',
         'import plotly.graph_objects as go\ngo.Figure(go.Bar(x=["a", "b"], y=[2, 5]), layout_title_text="toy bars")',
