@@ -58,7 +58,7 @@ class LocalArchive(Archive):
     root: Path
 
     def __post_init__(self) -> None:
-        self.root = Path(self.root)
+        self.root = Path(self.root).resolve()
         self.location = str(self.root)
 
     def write_once(self, rel: str, data: bytes) -> str:

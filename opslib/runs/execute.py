@@ -34,10 +34,11 @@ def new_run_id() -> str:
 
 
 def injected_parameters(info: NotebookInfo, values: dict, *, profile: str, run_id: str,
-                        incident_id: str | None) -> dict:
-    """The user's validated values plus ``profile``, ``run_id`` and ``incident_id`` where declared."""
+                        incident_id: str | None, archive: str | None = None) -> dict:
+    """The user's validated values plus ``profile``, ``run_id``, ``incident_id`` and ``archive`` (the
+    archive's location, so a notebook can read earlier runs) where the notebook declares them."""
     out = dict(values)
-    for name, value in (("profile", profile), ("run_id", run_id), ("incident_id", incident_id)):
+    for name, value in (("profile", profile), ("run_id", run_id), ("incident_id", incident_id), ("archive", archive)):
         if name in info.parameters:
             out[name] = value
     return out
@@ -95,7 +96,8 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
     scrub = scrubber or Scrubber()
     run_id = run_id or new_run_id()
     timeout = float(timeout or info.timeout or DEFAULT_TIMEOUT)
-    values = injected_parameters(info, parameters or {}, profile=profile, run_id=run_id, incident_id=incident_id)
+    values = injected_parameters(info, parameters or {}, profile=profile, run_id=run_id, incident_id=incident_id,
+                                 archive=archive.location)
     start = clock()
     with tempfile.TemporaryDirectory(prefix="opslib-run-") as tmp:
         output = Path(tmp) / f"{info.name}.ipynb"

@@ -84,6 +84,17 @@ def find_entry(entries: Iterable[dict], run_id: str) -> dict | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def latest_figure(entries: Iterable[dict], *, notebook: str, figure: str, status: Iterable[str] = ("ok", "warn", "fail")):
+    """The value of ``figure`` in the findings of the newest run of ``notebook`` that finished with a
+    status in ``status``; None when there is no such run or figure."""
+    runs = [e for e in filter_entries(entries, notebook=notebook) if e.get("status") in set(status)]
+    for e in reversed(runs):
+        for check in e.get("findings", []):
+            if figure in check.get("figures", {}):
+                return check["figures"][figure]
+    return None
+
+
 def summary_line(e: dict) -> str:
     return (f"{e['id']}  {e['start'][:19]}Z  {e['notebook']:<24} {e['status']:<7} "
             f"{e['duration_seconds']:>7.1f}s  {e.get('incident_id') or ''}")

@@ -18,7 +18,7 @@ import yaml
 from ..errors import ParameterError
 
 #: Set by the runner, not by ``-p``: ``profile`` from ``--profile``, the ids from the run itself.
-INJECTED = ("profile", "run_id", "incident_id")
+INJECTED = ("profile", "run_id", "incident_id", "archive")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 
@@ -115,7 +115,8 @@ def validate_parameters(params: Mapping[str, NotebookParameter], values: Mapping
     out: dict[str, Any] = {}
     for name, value in values.items():
         if name in INJECTED:
-            flag = {"profile": "--profile", "incident_id": "--incident", "run_id": "(set by the runner)"}[name]
+            flag = {"profile": "--profile", "incident_id": "--incident", "run_id": "(set by the runner)",
+                    "archive": "--archive"}[name]
             raise ParameterError(name, value, f"not settable with -p/-f; use {flag}")
         if name not in params:
             allowed = ", ".join(n for n in params if n not in INJECTED) or "(this notebook takes no parameters)"
