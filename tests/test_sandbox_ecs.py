@@ -65,7 +65,8 @@ def build(sb, side: str, cluster: str, services: dict[str, int], *, revisions: i
     region = sb.region(side)
     ec2, ecs, elb = sb.client("ec2", side), sb.client("ecs", side), sb.client("elbv2", side)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{region}a")["Subnet"]["SubnetId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+               for i, az in ((1, "a"), (2, "b"))]
     sg = ec2.create_security_group(GroupName=f"{cluster}-tasks", Description="tasks", VpcId=vpc)["GroupId"]
     ecs.create_cluster(clusterName=cluster)
     groups = {}
@@ -81,7 +82,7 @@ def build(sb, side: str, cluster: str, services: dict[str, int], *, revisions: i
         lbs = [] if via_profile else [{"targetGroupArn": tg, "containerName": name, "containerPort": 8080}]
         ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=f"{name}:1", desiredCount=desired,
                            launchType="FARGATE", loadBalancers=lbs,
-                           networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})
+                           networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}})
     return groups
 
 
@@ -142,7 +143,9 @@ def test_background_thread_starts_tasks_toward_desired(sb):
         assert t["taskDefinitionArn"] == svc["taskDefinition"] and t["taskDefinitionArn"].endswith("/api:1")
         assert t["startedBy"] == dep["id"]
         assert t["startedAt"] >= t["createdAt"] >= NOW
-        assert t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"].startswith("10.0.1.")
+        ip = t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+        assert ip.startswith(("10.0.1.", "10.0.2.")) and t["availabilityZone"] == f"us-east-1{'ab'[int(ip.split('.')[2]) - 1]}"
+    assert {t["availabilityZone"] for t in listed} == {"us-east-1a", "us-east-1b"}     # spread over the subnets
 
 
 def test_lifecycle_provisioning_pending_running(sb):
@@ -353,13 +356,17 @@ def test_health_faults_latency_and_unknown_paths(sb, capfd):
 
 def test_pause_resume_and_moto_reset(sb):
     build(sb, "primary", "web", {"api": 2})
+    sb.scheduler.settle()
     sb.scheduler.resume()
     time.sleep(0.3)
     sb.scheduler.pause()
     count = sb.scheduler.ticks
+    assert count > 0
+    sb.client("ecs").update_service(cluster="web", service="api", desiredCount=3)
     time.sleep(0.5)
-    assert sb.scheduler.ticks == count                     # paused: no ticking
-    assert describe(sb, "web", "api")["runningCount"] in (0, 1, 2)
+    assert sb.scheduler.ticks == count                     # paused: nothing ticks, nothing starts
+    svc = describe(sb, "web", "api")
+    assert (svc["runningCount"], svc["pendingCount"], len(tasks(sb, "web"))) == (2, 0, 2)
 
     BackendDict.reset()                                     # what Sandbox.reset does while paused
     reset_model_data()

@@ -34,7 +34,7 @@ from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.moto_api._internal import mock_random
 
 from ..errors import SandboxError
-from .health import health_fault
+from .health import HealthProblem, health_fault
 
 log = logging.getLogger("opslib.sandbox.ecs")
 
@@ -103,6 +103,7 @@ class _ServiceState:
     failing_announced: bool = False
     placement_problem: str | None = None
     failed: dict[str, int] = field(default_factory=dict)   # deployment id -> tasks that failed
+    launched: int = 0
 
 
 @dataclass
@@ -116,7 +117,6 @@ class _TickContext:
     outages: list[EcsOutage]
     profile_target_groups: dict[str, str]
     sb: Any
-    changed: bool = False
     unsteady: list[str] = field(default_factory=list)
 
 
@@ -390,7 +390,7 @@ def _reconcile(ctx: _TickContext, service: Service) -> ServiceView | None:
         _stop_tasks(ctx, service, pending_old + running_old[:may_stop],
                     f"Scaling activity initiated by (deployment {primary['id']})")
 
-    _update_targets(ctx, service, tasks, target_groups, outage, health_problem)
+    _update_targets(ctx, service, tasks, outage, health_problem)
     _prune_stopped(ctx, service, tasks)
     _drop_drained_deployments(service, tasks)
     counts = _update_counts(service, tasks)
@@ -513,13 +513,15 @@ def _update_cluster_counts(ecs: EC2ContainerServiceBackend) -> None:
 def _start_task(ctx: _TickContext, service: Service, td: Any, deployment: dict) -> ScheduledTask | None:
     cluster = ctx.ecs.clusters[service.cluster_name]
     tags = {"SERVICE": service.tags, "TASK_DEFINITION": td.tags}.get(service.propagate_tags, [])
+    st = _state(service)
+    st.launched += 1
     try:
         task = ScheduledTask(
             cluster=cluster, task_definition=td, container_instance_arn=None,
             resource_requirements=None, backend=ctx.ecs,
             group=f"service:{service.name}", launch_type=service.launch_type or "FARGATE",
             started_by=deployment["id"], tags=list(tags or []),
-            networking_configuration=service.network_configuration or None,
+            networking_configuration=_spread(service.network_configuration, st.launched),
             platform_version=service.platform_version)
     except InvalidParameterException as exc:
         _announce(ctx, service, f"(service {service.name}) was unable to place a task because of its "
@@ -546,8 +548,16 @@ def _start_task(ctx: _TickContext, service: Service, td: Any, deployment: dict) 
     store = dict(ctx.ecs.tasks.get(service.cluster_name, {}))
     store[task.task_arn] = task
     ctx.ecs.tasks = {**ctx.ecs.tasks, service.cluster_name: store}   # copy-on-write: readers iterate safely
-    ctx.changed = True
     return task
+
+
+def _spread(network: dict | None, n: int) -> dict | None:
+    """The service's network configuration with its subnets rotated (moto places a task in the first)."""
+    if not network or not network.get("awsvpcConfiguration", {}).get("subnets"):
+        return network or None
+    vpc = network["awsvpcConfiguration"]
+    k = n % len(vpc["subnets"])
+    return {**network, "awsvpcConfiguration": {**vpc, "subnets": vpc["subnets"][k:] + vpc["subnets"][:k]}}
 
 
 def _advance(ctx: _TickContext, service: Service, task: ScheduledTask, outage: EcsOutage | None,
@@ -587,9 +597,6 @@ def _advance(ctx: _TickContext, service: Service, task: ScheduledTask, outage: E
         if task._opslib_targets:
             task._opslib_drain = DRAIN_TICKS
         _finish_stop(ctx, task)
-    else:
-        return
-    ctx.changed = True
 
 
 def _crash(ctx: _TickContext, service: Service, task: ScheduledTask) -> None:
@@ -639,8 +646,6 @@ def _stop_tasks(ctx: _TickContext, service: Service, tasks: Iterable[Task], reas
     if running:
         _event(ctx, service, f"(service {service.name}) has stopped {len(running)} running tasks: "
                + " ".join(f"(task {t.id})" for t in running) + ".")
-    if stopped:
-        ctx.changed = True
 
 
 def _prune_stopped(ctx: _TickContext, service: Service, tasks: list[Task]) -> None:
@@ -711,9 +716,9 @@ def _register(ctx: _TickContext, task: ScheduledTask, target_groups: list[tuple[
     task._opslib_target_age = 0
 
 
-def _update_targets(ctx: _TickContext, service: Service, tasks: list[Task],
-                    target_groups: list[tuple[FakeTargetGroup, int]], outage: EcsOutage | None,
-                    health_problem: str | None) -> None:
+def _update_targets(ctx: _TickContext, service: Service, tasks: list[ScheduledTask], outage: EcsOutage | None,
+                    health_problem: HealthProblem | None) -> None:
+    """Each registered target's health: initial, then healthy/unhealthy; stopped tasks drain, then leave."""
     registered: dict[str, int] = {}
     deregistered: dict[str, int] = {}
     for task in tasks:
@@ -745,13 +750,11 @@ def _update_targets(ctx: _TickContext, service: Service, tasks: list[Task],
                     tg._opslib_health = {k: v for k, v in getattr(tg, "_opslib_health", {}).items() if k != ip}
                     deregistered[arn] = deregistered.get(arn, 0) + 1
             task._opslib_targets = []
-            ctx.changed = True
             continue
         for arn, ip, _ in task._opslib_targets:
             tg = ctx.elb.target_groups.get(arn)
             if tg is not None and getattr(tg, "_opslib_health", {}).get(ip) != state:
                 tg._opslib_health = {**getattr(tg, "_opslib_health", {}), ip: state}
-                ctx.changed = True
     for arn, n in registered.items():
         _event(ctx, service, f"(service {service.name}) registered {n} targets in (target-group {arn})")
     for arn, n in deregistered.items():

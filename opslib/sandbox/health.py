@@ -5,7 +5,7 @@ for the DR cluster: 200 ``{"status": "ok", ...}`` while the scheduler sees runni
 with a ``reason`` when it sees none or a fault lists the service, 404 for anything else.
 
 Fault details read here (service names; ``"dr/<name>"`` for the DR side):
-``health_down: [names]``, ``unhealthy: {name: reason | {"reason": .., "status": code}}`` and
+``health_down: [names]`` (with the details' ``reason`` if any), ``unhealthy: {name: reason | {"reason": .., "status": code}}`` and
 ``health_delay_seconds: {name: seconds}`` (the answer is delayed, so client timeouts can be tested).
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ def health_fault(faults: Any, service: str, side: str = "primary") -> HealthProb
     key = _key(service, side)
     for name, details in _active(faults):
         if key in details.get("health_down", ()):
-            return HealthProblem(name, f"health check failing ({name})")
+            return HealthProblem(name, str(details.get("reason") or f"health check failing ({name})"))
         unhealthy = details.get("unhealthy", {})
         if key in unhealthy:
             value = unhealthy[key]
