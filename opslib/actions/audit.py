@@ -12,7 +12,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +168,13 @@ def write_db(engine: sa.Engine, record: AuditRecord) -> None:
         if "details" in cols:
             details = record.to_dict()
             row["details"] = details if isinstance(cols["details"].type, sa.JSON) else json.dumps(details)
+        ts_type = cols["timestamp"].type
+        if isinstance(ts_type, sa.DateTime) and not ts_type.timezone:
+            row["timestamp"] = row["timestamp"].astimezone(timezone.utc).replace(tzinfo=None)
+        for key, value in row.items():     # an existing table may have shorter columns (e.g. action varchar(64))
+            length = getattr(cols[key].type, "length", None) if key in cols else None
+            if isinstance(value, str) and length:
+                row[key] = value[:length]
         with engine.begin() as conn:
             conn.execute(table.insert().values(**{k: v for k, v in row.items() if k in cols}))
     except sa.exc.SQLAlchemyError as exc:

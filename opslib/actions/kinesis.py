@@ -133,6 +133,12 @@ def _checkpoint_change(ops: "Ops", table: str, shard_id: str, current: str | Non
                   note="records between the old and new sequence numbers are skipped by the consumer")
 
 
+def read_checkpoint(ops: "Ops", shard_id: str, *, table: str | None = None, region: str = "primary") -> str | None:
+    """A shard's checkpointed sequence number (None when the shard has no checkpoint)."""
+    table = table or ops.profile.dynamodb.checkpoint_table
+    return _read_checkpoint(ops, _checkpoint_change(ops, table, shard_id, None, "0", region))
+
+
 def plan_checkpoint_skip(ops: "Ops", shard_id: str, sequence_number: str, *, table: str | None = None,
                          region: str = "primary") -> Plan:
     """Move a shard's checkpoint to ``sequence_number`` (skip poison records); the undo restores the old one."""

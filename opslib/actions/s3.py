@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ..errors import ActionError
 from . import kinds
 from ._cli import aws
 from .plan import Change, Plan
@@ -36,7 +37,11 @@ def _read(ops: "Ops", change: Change) -> dict | None:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchConfiguration", "404"):
             return None
         raise
-    return _value(resp["IntelligentTieringConfiguration"])
+    cfg = resp.get("IntelligentTieringConfiguration") or {}
+    if "Status" not in cfg:
+        raise ActionError(f"the S3 endpoint returned no intelligent-tiering configuration for "
+                          f"{change.params['Bucket']}/{change.params['Id']} (an endpoint without this API?)")
+    return _value(cfg)
 
 
 def _change(ops: "Ops", bucket: str, config_id: str, current: dict | None, new: dict | None, region: str,
