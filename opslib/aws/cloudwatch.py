@@ -30,8 +30,9 @@ def metric_frame(cw: Any, metrics: dict[str, Any], start: datetime, end: datetim
             for result in page["MetricDataResults"]:
                 key = keys[int(result["Id"][1:])]
                 series[key].update(zip(result["Timestamps"], result["Values"]))
-    index = pd.date_range(pd.Timestamp(start).floor(f"{period_s}s"), pd.Timestamp(end), freq=f"{period_s}s",
-                          inclusive="left", tz="UTC")
+    # periods start at StartTime (CloudWatch aligns them to it), so the index does too
+    index = pd.date_range(pd.Timestamp(start).floor("60s"), pd.Timestamp(end), freq=f"{period_s}s",
+                          inclusive="left")
     frame = pd.DataFrame({k: pd.Series(v, dtype="float64") for k, v in series.items()})
     if len(frame):
         frame.index = pd.to_datetime(frame.index, utc=True)
