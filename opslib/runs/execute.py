@@ -6,6 +6,8 @@ entry, whatever the outcome: a notebook that raised or whose kernel died leaves 
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 import uuid
 from datetime import datetime
@@ -19,7 +21,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from .. import __version__
 from ..findings import overall_status, read_findings
-from .archive import Archive, run_stem
+from .archive import Archive, LocalArchive, run_stem
 from .catalog import NotebookInfo
 from .html import render_html
 from .manifest import EXIT_CODES, RunEntry
@@ -82,6 +84,24 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
     return None, None
 
 
+@contextlib.contextmanager
+def _audit_environment(archive: Archive, run_id: str):
+    """The kernel's actions audit into the run's archive (``<archive>/audit/``) tagged with the run id."""
+    from ..actions.audit import AUDIT_DIR_ENV, RUN_ID_ENV
+    saved = {k: os.environ.get(k) for k in (AUDIT_DIR_ENV, RUN_ID_ENV)}
+    os.environ[RUN_ID_ENV] = run_id
+    if isinstance(archive, LocalArchive):
+        os.environ[AUDIT_DIR_ENV] = str(archive.root / "audit")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: Callable[[], datetime],
                  parameters: dict | None = None, incident_id: str | None = None, job: str | None = None,
                  timeout: float | None = None, operator: dict | None = None, git_revision: str | None = None,
@@ -99,7 +119,7 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
     values = injected_parameters(info, parameters or {}, profile=profile, run_id=run_id, incident_id=incident_id,
                                  archive=archive.location)
     start = clock()
-    with tempfile.TemporaryDirectory(prefix="opslib-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="opslib-run-") as tmp, _audit_environment(archive, run_id):
         output = Path(tmp) / f"{info.name}.ipynb"
         abnormal, error = _execute(info, output, values, timeout=timeout, kernel_name=kernel_name)
         end = clock()

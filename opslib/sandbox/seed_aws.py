@@ -107,13 +107,13 @@ def _container(name: str, revision: int, *, debug: bool = False) -> dict:
     }
 
 
-def _register(ecs: Any, family: str, revisions: int) -> list[str]:
+def _register(ecs: Any, family: str, revisions: int, *, container: str | None = None, debug: bool = False) -> list[str]:
     arns = []
     for rev in range(1, revisions + 1):
         arns.append(ecs.register_task_definition(
             family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
             executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-            containerDefinitions=[_container(family, rev)])["taskDefinition"]["taskDefinitionArn"])
+            containerDefinitions=[_container(container or family, rev, debug=debug)])["taskDefinition"]["taskDefinitionArn"])
     return arns
 
 
@@ -126,6 +126,8 @@ def _ecs(sb: Any, which: str, net: dict) -> None:
             continue
         revisions = INGESTION_REVISIONS if svc.name == "ingestion-api" else 3
         arns = _register(ecs, svc.name, revisions)
+        if which == "primary":   # LOG_LEVEL=DEBUG variant for "enable debug logging" (High Error Rate step 4)
+            _register(ecs, f"{svc.name}-debug", 1, container=svc.name, debug=True)
         desired = ECS_DESIRED.get(svc.name, 2) if which == "primary" else DR_DESIRED
         kwargs: dict = {}
         tg = net["target_groups"].get(svc.name)
@@ -363,8 +365,11 @@ def _waf_cognito(sb: Any) -> None:
     idp = sb.client("cognito-idp")
     pool = idp.create_user_pool(PoolName=sb.profile.security.cognito_user_pool)["UserPool"]["Id"]
     for user in ("affected-user", "analyst-jane", "dashboard-viewer"):
-        idp.admin_create_user(UserPoolId=pool, Username=user,
-                              UserAttributes=[{"Name": "email", "Value": f"{user}@company.com"}])
+        idp.admin_create_user(UserPoolId=pool, Username=user, MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": f"{user}@company.com"},
+                                              {"Name": "email_verified", "Value": "true"}])
+        # users who signed in once are CONFIRMED (a password reset needs that)
+        idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=f"Sandbox-{user}-1!", Permanent=True)
 
 
 # -- logs, alarms, certificates, EMR ---------------------------------------------------------------------
