@@ -52,7 +52,39 @@ def install() -> None:
         CloudWatchBackend.get_filtered_metrics = _get_filtered_metrics
         CloudWatchResponse.get_metric_statistics = _response_get_metric_statistics
         CloudTrailResponse.lookup_events = _response_lookup_events
+        _install_secrets_and_rds()
         _INSTALLED = True
+
+
+def _install_secrets_and_rds() -> None:
+    """Two behaviours of AWS that moto 5.2 lacks and the DR/breach actions rely on:
+    ``GetSecretValue`` without a version reads ``AWSCURRENT`` (moto returns the last version written),
+    and ``PromoteReadReplica`` makes the replica a standalone instance (moto keeps its source)."""
+    from moto.rds.models import RDSBackend
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    get_secret_value = SecretsManagerBackend.get_secret_value
+
+    def _get_secret_value(self, secret_id, version_id, version_stage):
+        if not version_id and not version_stage:
+            version_stage = "AWSCURRENT"
+        return get_secret_value(self, secret_id, version_id, version_stage)
+
+    promote = RDSBackend.promote_read_replica
+
+    def _promote_read_replica(self, db_kwargs):
+        database = self.databases[db_kwargs["db_instance_identifier"]]
+        source_id = database.source_db_instance_identifier
+        database = promote(self, db_kwargs)
+        if source_id:
+            source = self.find_db_from_id(source_id)
+            if database.db_instance_identifier in source.replicas:
+                source.remove_replica(database)
+            database.source_db_instance_identifier = None
+        return database
+
+    SecretsManagerBackend.get_secret_value = _get_secret_value
+    RDSBackend.promote_read_replica = _promote_read_replica
 
 
 # -- percentiles and statistics ---------------------------------------------------------------
