@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -110,20 +111,28 @@ class Sandbox:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
-        self.database_url = sql.start_database(self)
         self.health = health.HealthServer(self)
         self.health.start()
         self.scheduler = ecs_scheduler.EcsScheduler(self)
-        self._seed()
+        self._seed(start_database=True)
         self.scheduler.start()
         log.info("sandbox up in %.1fs at %s", time.monotonic() - t0, self.endpoint)
 
-    def _seed(self) -> None:
+    def _seed(self, start_database: bool = False) -> None:
+        """Seed AWS and, at the same time (DuckDB and PostgreSQL work outside the GIL), the SQL side."""
         from . import metric_history, seed_aws, sql
-        seed_aws.seed(self)
-        metric_history.seed(self)
-        sql.seed(self)
-        self.scheduler.settle()
+
+        def seed_sql() -> None:
+            if start_database:
+                self.database_url = sql.start_database(self)
+            sql.seed(self)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-sql") as pool:
+            sql_done = pool.submit(seed_sql)
+            seed_aws.seed(self)
+            metric_history.seed(self)
+            self.scheduler.settle()
+            sql_done.result()
 
     def state(self, control_url: str = "", pid: int | None = None) -> SandboxState:
         return SandboxState(
