@@ -236,6 +236,16 @@ def test_embedded_server_has_no_pg_stat_statements(embedded):
     assert sql.has_pg_stat_statements(sb.pg.engine) is False
 
 
+def test_database_hot_window_is_sampled_down_to_the_cap(pg):
+    pg.config.events = 400_000                      # about 80,000 events in the last week
+    try:
+        sql.seed(pg)
+        n, hours = pq(pg, "SELECT count(*), count(DISTINCT date_trunc('hour', event_timestamp)) FROM events")[0]
+        assert 0.9 * sql.HOT_MAX_ROWS < n < 1.1 * sql.HOT_MAX_ROWS and hours == 7 * 24
+    finally:
+        pg.config.events = 50_000
+
+
 def test_volume_drop_removes_most_of_one_hour_and_reset_restores(pg):
     before_w, before_p = dict(wq(pg, HOURLY)), dict(pq(pg, HOURLY))
     hour = sql.volume_drop(pg, hours_ago=3, keep_fraction=0.1)

@@ -410,7 +410,7 @@ def error_burst(sb, minutes: int = 30, rate: float = 40.0) -> ErrorBurst:
     end = naive_utc(sb.now)
     start = end - timedelta(minutes=minutes)
     u = lambda salt: f"(hash(i, $seed, '{salt}')::DOUBLE / 18446744073709551616.0)"   # noqa: E731
-    pick = lambda k: synthetic._pick(u("burst-type"), BURST_TYPES, k)                 # noqa: E731
+    pick = lambda k: synthetic.pick_sql(u("burst-type"), BURST_TYPES, k)                 # noqa: E731
     sql = f"""CREATE TEMP TABLE burst AS
         SELECT {pick(lambda c: repr(c[0]))} AS error_type, {pick(lambda c: repr(c[3]))} AS message,
                CASE WHEN {u('burst-svc')} < 0.8 THEN 'ingestion-api' ELSE 'stream-processor' END AS service,

@@ -94,7 +94,7 @@ def _u(*parts: object) -> str:
     return f"(hash({', '.join(map(str, parts))})::DOUBLE / {_U64})"
 
 
-def _pick(u: str, choices: tuple, value=lambda c: f"'{c[0]}'") -> str:
+def pick_sql(u: str, choices: tuple, value=lambda c: f"'{c[0]}'") -> str:
     """SQL CASE choosing among ``(name, weight, ...)`` with cumulative thresholds on ``u``."""
     total, acc, arms = sum(c[1] for c in choices), 0.0, []
     for c in choices[:-1]:
@@ -142,15 +142,15 @@ def events_sql(events: int, days: int = DAYS) -> str:
       event_timestamp,
       least(event_timestamp + to_microseconds((50000 - 400000 * ln(1 - u_lat))::BIGINT),
             $now::TIMESTAMP) AS received_at,
-      {_pick('u_plat', PLATFORMS)} AS platform,
-      {_pick('u_ctry', COUNTRIES)} AS country,
+      {pick_sql('u_plat', PLATFORMS)} AS platform,
+      {pick_sql('u_ctry', COUNTRIES)} AS country,
       CASE event_type WHEN 'page_view' THEN '/products/' || (h_page % 500)::VARCHAR
                       WHEN 'click' THEN '/products/' || (h_page % 500)::VARCHAR
                       WHEN 'search' THEN '/search' WHEN 'add_to_cart' THEN '/cart'
                       WHEN 'purchase' THEN '/checkout' WHEN 'signup' THEN '/signup' ELSE '/login' END AS page,
       CASE WHEN event_type = 'purchase' THEN round(exp(3.4 + 0.7 * {z}), 2) END AS revenue
     FROM (
-      SELECT *, {_pick('u_type', EVENT_TYPES)} AS event_type, {uu('plat')} AS u_plat, {uu('ctry')} AS u_ctry
+      SELECT *, {pick_sql('u_type', EVENT_TYPES)} AS event_type, {uu('plat')} AS u_plat, {uu('ctry')} AS u_ctry
       FROM (
         SELECT i, hour_start + to_microseconds(({u('ts')} * 3600000000)::BIGINT) AS event_timestamp,
                (floor({users} * pow({u('user')}, 1.5)))::BIGINT AS uid,
@@ -165,12 +165,12 @@ def events_sql(events: int, days: int = DAYS) -> str:
 def error_logs_sql(rows: int, days: int = DAYS) -> str:
     u = lambda salt: _u("i", "$seed", f"'err-{salt}'")   # noqa: E731
     return f"""
-    SELECT {_pick(u('type'), HEALTHY_ERRORS)} AS error_type,
-           {_pick(u('type'), HEALTHY_ERRORS, lambda c: repr(c[3]))} AS message,
+    SELECT {pick_sql(u('type'), HEALTHY_ERRORS)} AS error_type,
+           {pick_sql(u('type'), HEALTHY_ERRORS, lambda c: repr(c[3]))} AS message,
            [{', '.join(repr(s) for s in SERVICES)}][1 + (hash(i, $seed, 'err-svc') % {len(SERVICES)})::INTEGER] AS service,
            hour_start + to_microseconds(({u('ts')} * 3600000000)::BIGINT) AS "timestamp",
            printf('req-%016x', hash(i, $seed, 'err-req')) AS request_id,
-           {_pick(u('type'), HEALTHY_ERRORS, lambda c: str(c[2]))} AS status_code
+           {pick_sql(u('type'), HEALTHY_ERRORS, lambda c: str(c[2]))} AS status_code
     FROM ({_hours_sql(rows, days * 24, 'errors')}) hrs, range(hrs.start_i, hrs.end_i) r(i)"""
 
 
@@ -191,7 +191,7 @@ def audit_logs_sql(rows: int, users: int, days: int = AUDIT_DAYS) -> str:
                                                WHEN 'export_data' THEN 's3://analytics-exports/' || (hash(i, $seed, 'res') % 100)::VARCHAR
                                                ELSE action END) AS details
     FROM (
-      SELECT i, {_pick(u('act'), AUDIT_ACTIONS)} AS action, hour_start + to_microseconds(({u('ts')} * 3600000000)::BIGINT) AS ts
+      SELECT i, {pick_sql(u('act'), AUDIT_ACTIONS)} AS action, hour_start + to_microseconds(({u('ts')} * 3600000000)::BIGINT) AS ts
       FROM ({_hours_sql(rows, days * 24, 'audit')}) hrs, range(hrs.start_i, hrs.end_i) r(i)
     )"""
 
