@@ -127,3 +127,45 @@ def rule_checks(results: list[RuleResult]) -> list[Check]:
         else:
             checks.append(Check.ok(name, r.detail, **figures))
     return checks
+
+
+# -- the rules as CloudWatch alarms ------------------------------------------------------------------
+OPERATORS = {">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold",
+             "<=": "LessThanOrEqualToThreshold"}
+
+
+def alarm_name(rule: Any) -> str:
+    return "pipeline-" + rule.name.lower().replace(" ", "-")
+
+
+def _metric_stat(metric: Any, period_s: int, stat: str) -> dict:
+    return {"Metric": {"Namespace": metric.namespace, "MetricName": metric.name,
+                       "Dimensions": [{"Name": k, "Value": v} for k, v in metric.dimensions.items()]},
+            "Period": period_s, "Stat": stat}
+
+
+def alarm_definition(profile: Any, rule: Any, *, region: str, account: str) -> dict | None:
+    """``put_metric_alarm`` arguments for ``rule``: a plain metric alarm, or a metric-math alarm for a
+    ratio rule. None for rules relative to a trailing average, which CloudWatch cannot express as a
+    static alarm (the Monitoring runbook evaluates those)."""
+    if rule.relative_to_average_days:
+        return None
+    period = rule.period_minutes * 60
+    periods = max(1, rule.window_minutes // rule.period_minutes)
+    topic = "pagerduty" if rule.level == "page" else "ops-alerts"
+    common = {"AlarmName": alarm_name(rule), "AlarmDescription": f"{rule.condition} (runbook: {rule.name})",
+              "EvaluationPeriods": periods, "DatapointsToAlarm": rule.datapoints_to_alarm or periods,
+              "Threshold": float(rule.threshold), "ComparisonOperator": OPERATORS[rule.comparison],
+              "TreatMissingData": "breaching" if rule.level == "page" else "missing", "ActionsEnabled": True,
+              "AlarmActions": [f"arn:aws:sns:{region}:{account}:{topic}"]}
+    parts = rule.metric.split("/")
+    if len(parts) == 2:
+        num, den = (profile.metrics[p] for p in parts)
+        return {**common, "Metrics": [
+            {"Id": "ratio", "Expression": "m1/m2", "Label": rule.metric, "ReturnData": True},
+            {"Id": "m1", "MetricStat": _metric_stat(num, period, rule.statistic), "ReturnData": False},
+            {"Id": "m2", "MetricStat": _metric_stat(den, period, rule.statistic), "ReturnData": False}]}
+    m = profile.metrics[rule.metric]
+    stat = {"ExtendedStatistic": rule.statistic} if rule.statistic.startswith("p") else {"Statistic": rule.statistic}
+    return {**common, "Namespace": m.namespace, "MetricName": m.name, "Period": period,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in m.dimensions.items()], **stat}

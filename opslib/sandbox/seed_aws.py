@@ -411,26 +411,15 @@ def _logs(sb: Any, rng: random.Random) -> None:
 
 
 def _alarms(sb: Any) -> None:
+    """One CloudWatch alarm per alert rule (as the Monitoring runbook's alarm sync would create), all OK."""
+    from ..alerts import alarm_definition
     cw = sb.client("cloudwatch")
     for rule in sb.profile.alerts:
-        if "/" in rule.metric or rule.relative_to_average_days:
-            continue   # ratios and relative rules are evaluated by the runbook, not plain alarms
-        m = sb.profile.metrics[rule.metric]
-        stat = {"Statistic": m.stat} if not m.stat.startswith("p") else {"ExtendedStatistic": m.stat}
-        cw.put_metric_alarm(
-            AlarmName=f"pipeline-{rule.name.lower().replace(' ', '-')}", AlarmDescription=rule.condition,
-            Namespace=m.namespace, MetricName=m.name,
-            Dimensions=[{"Name": k, "Value": v} for k, v in m.dimensions.items()],
-            Period=rule.period_minutes * 60, EvaluationPeriods=max(1, rule.window_minutes // rule.period_minutes),
-            Threshold=rule.threshold,
-            ComparisonOperator={">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold",
-                                "<": "LessThanThreshold", "<=": "LessThanOrEqualToThreshold"}[rule.comparison],
-            TreatMissingData="breaching" if rule.level == "page" else "missing",
-            ActionsEnabled=True, AlarmActions=[f"arn:aws:sns:{sb.region('primary')}:{sb.account_id}:"
-                                               f"{'pagerduty' if rule.level == 'page' else 'ops-alerts'}"],
-            **stat)
-        cw.set_alarm_state(AlarmName=f"pipeline-{rule.name.lower().replace(' ', '-')}", StateValue="OK",
-                           StateReason="sandbox seed: healthy")
+        params = alarm_definition(sb.profile, rule, region=sb.region("primary"), account=sb.account_id)
+        if params is None:
+            continue
+        cw.put_metric_alarm(**params)
+        cw.set_alarm_state(AlarmName=params["AlarmName"], StateValue="OK", StateReason="sandbox seed: healthy")
 
 
 def self_signed_certificate(common_name: str, not_after: datetime, not_before: datetime) -> tuple[bytes, bytes]:
