@@ -36,6 +36,21 @@ class ApplyResult:
     def not_applied(self) -> list[StepRecord]:
         return [s for s in self.steps if s.status != "applied"]
 
+    def check(self, name: str, *, drift: str = "warn"):
+        """The outcome as a finding: nothing to change or applied is ok; a dry run with pending changes
+        is ``drift`` (warn by default: the environment differs from what the plan wants)."""
+        from ..findings import Check
+        targets = self.plan.targets
+        if self.status in ("refused", "failed"):
+            return Check.fail(name, f"{self.plan.title}: {self.status}: {self.reason}", audit_id=self.audit_id)
+        if not self.plan.changes:
+            return Check.ok(name, f"{self.plan.title}: nothing to change")
+        if self.status == "planned":
+            return Check(name, drift, f"{self.plan.title}: {len(self.plan.changes)} change(s) planned, not applied "
+                                      f"(dry run)", {"planned": targets, "audit_id": self.audit_id})
+        return Check.ok(name, f"{self.plan.title}: applied {len(self.applied)} change(s)",
+                        applied=targets, audit_id=self.audit_id)
+
     def rows(self) -> list[dict]:
         return [{"#": i, "resource": s.change["resource"], "attribute": s.change["attribute"], "status": s.status,
                  "before": show(s.before), "after": show(s.after), "error": s.error or ""}
