@@ -1,0 +1,62 @@
+"""Run `runbook run` as a scheduler would (a subprocess) and read back its manifest entry."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+
+def start(notebook: str, archive: Path, *params: str, profile: str | None = None) -> subprocess.Popen:
+    args = [sys.executable, "-c", "from opslib.cli import run; run()", "run", notebook, "--archive", str(archive),
+            "--json", *[x for p in params for x in ("-p", p)]]
+    if profile:
+        args += ["--profile", profile]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, dict]:
+    out, err = proc.communicate(timeout=600)
+    assert out.strip(), f"no JSON entry; stderr:\n{err[-3000:]}"
+    return proc.returncode, json.loads(out)
+
+
+def run(notebook: str, archive: Path, *params: str, profile: str | None = None) -> tuple[int, dict]:
+    return finish(start(notebook, archive, *params, profile=profile))
+
+
+def findings(entry: dict) -> dict[str, dict]:
+    """The recorded checks by name."""
+    return {c["name"]: c for c in entry["findings"]}
+
+
+def output_notebook(entry: dict):
+    return nbformat.read(entry["files"]["ipynb"]["path"], as_version=4)
+
+
+def _decode(value):
+    """plotly stores numeric arrays as {"dtype", "bdata": base64}; return them as lists."""
+    import base64
+
+    import numpy as np
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def figures(entry: dict) -> list[dict]:
+    """The plotly figures stored in the output notebook (JSON, without plotly.js), arrays decoded."""
+    out = []
+    for cell in output_notebook(entry).cells:
+        for o in cell.get("outputs", []):
+            fig = o.get("data", {}).get("application/vnd.plotly.v1+json")
+            if fig:
+                out.append(_decode(fig))
+    return out
