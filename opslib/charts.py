@@ -49,3 +49,40 @@ def status_bar(labels: Iterable[str], values: Iterable[float], *, title: str, co
     fig.update_layout(title=title, xaxis_title=x_title, height=max(240, 40 * len(fig.data[0].y) + 100),
                       margin={"l": 160, "r": 20, "t": 50, "b": 40}, template="plotly_white")
     return fig
+
+
+def grouped_lines(frame: pd.DataFrame, *, x: str, y: str, group: str, title: str, x_title: str = "",
+                  y_title: str = "", highlight: dict | None = None, log_x: bool = False) -> go.Figure:
+    """One line per value of ``group`` (e.g. throughput by batch size, one line per worker count), with an
+    optional highlighted point ``{x: .., y: .., label: ..}`` (e.g. the recommended setting)."""
+    fig = go.Figure()
+    for key, part in frame.sort_values(x).groupby(group, sort=True):
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=f"{group}={key}"))
+    if highlight is not None:
+        fig.add_trace(go.Scatter(x=[highlight["x"]], y=[highlight["y"]], mode="markers",
+                                 name=highlight.get("label", "selected"),
+                                 marker={"color": TARGET_COLOR, "size": 14, "symbol": "star"}))
+    fig.update_layout(title=title, xaxis_title=x_title or x, yaxis_title=y_title or y, height=360,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2},
+                      template="plotly_white")
+    if log_x:
+        fig.update_xaxes(type="log")
+    return fig
+
+
+def completeness(frame: pd.DataFrame, *, title: str = "Events per hour against the expected band") -> go.Figure:
+    """Hourly event counts (index hour) with the expected band (columns ``low``/``high``), the hours
+    the check flags (``anomaly``) and, separately, those the runbook's 50% rule flags
+    (``runbook_status`` other than ``OK``)."""
+    fig = timeseries(frame[["event_count"]].rename(columns={"event_count": "events"}), title=title,
+                     y_title="events per hour", band=(frame["low"], frame["high"]), marks=frame["anomaly"],
+                     mark_label="anomalous hour")
+    if "expected" in frame:
+        fig.add_trace(go.Scatter(x=frame.index, y=frame["expected"], mode="lines", name="expected (same hour, previous weeks)",
+                                 line={"dash": "dot", "color": "#7f7f7f"}))
+    if "runbook_status" in frame:
+        hit = frame[frame["runbook_status"] != "OK"]
+        if len(hit):
+            fig.add_trace(go.Scatter(x=hit.index, y=hit["event_count"], mode="markers", name="runbook 50% rule",
+                                     marker={"color": "#ff7f0e", "size": 14, "symbol": "circle-open"}))
+    return fig
