@@ -250,7 +250,7 @@ def _hot_rows(sb) -> tuple[list, list, list]:
         keep = min(1.0, HOT_MAX_ROWS / total) if total else 1.0
         events = con.execute(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_timestamp >= ? "
-            "AND hash(event_id, 'hot')::DOUBLE / 18446744073709551616.0 < ? ORDER BY event_timestamp",
+            "AND hash(event_id || ':hot')::DOUBLE / 18446744073709551616.0 < ? ORDER BY event_timestamp",
             [since, keep]).fetchall()
         errors = con.execute(f'SELECT {", ".join(_q(ERROR_COLUMNS))} FROM error_logs WHERE "timestamp" >= ? '
                              'ORDER BY "timestamp"', [since]).fetchall()
@@ -372,7 +372,7 @@ def volume_drop(sb, hours_ago: int = 3, keep_fraction: float = 0.1) -> datetime:
     end = hour + timedelta(hours=1)
     with _warehouse(sb) as con:
         con.execute("DELETE FROM events WHERE event_timestamp >= ? AND event_timestamp < ? "
-                    "AND hash(event_id, 'drop')::DOUBLE / 18446744073709551616.0 >= ?", [hour, end, keep_fraction])
+                    "AND hash(event_id || ':drop')::DOUBLE / 18446744073709551616.0 >= ?", [hour, end, keep_fraction])
     if getattr(sb, "pg", None) is not None:
         _execute(sb, "DELETE FROM events WHERE event_timestamp >= :h AND event_timestamp < :e "
                      "AND mod(abs(hashtext(event_id)::bigint), 10000) >= :k", {"h": hour, "e": end, "k": keep_fraction * 10000})
@@ -389,7 +389,7 @@ def duplicates(sb, count: int = 25) -> list[str]:
     with _warehouse(sb) as con:
         con.execute("""CREATE TEMP TABLE dup AS SELECT * FROM events
                        WHERE event_timestamp >= ? AND event_timestamp < ?
-                       ORDER BY hash(event_id, ?) LIMIT ?""", [now - timedelta(hours=1), now, sb.config.seed, count])
+                       ORDER BY hash(event_id || ':dup:' || ?) LIMIT ?""", [now - timedelta(hours=1), now, str(sb.config.seed), count])
         con.execute("INSERT INTO events SELECT * REPLACE (least(received_at + INTERVAL 2 SECOND, ?::TIMESTAMP) "
                     "AS received_at) FROM dup", [now])
         ids = [r[0] for r in con.execute("SELECT event_id FROM dup ORDER BY event_id").fetchall()]
@@ -409,17 +409,17 @@ def error_burst(sb, minutes: int = 30, rate: float = 40.0) -> ErrorBurst:
         raise SandboxError(f"error_burst: need minutes >= 1 and at least one row, got minutes={minutes}, rate={rate}")
     end = naive_utc(sb.now)
     start = end - timedelta(minutes=minutes)
-    u = lambda salt: f"(hash(i, $seed, '{salt}')::DOUBLE / 18446744073709551616.0)"   # noqa: E731
+    u = lambda salt: synthetic.uniform("i", salt, sb.config.seed)   # noqa: E731
     pick = lambda k: synthetic.pick_sql(u("burst-type"), BURST_TYPES, k)                 # noqa: E731
     sql = f"""CREATE TEMP TABLE burst AS
         SELECT {pick(lambda c: repr(c[0]))} AS error_type, {pick(lambda c: repr(c[3]))} AS message,
                CASE WHEN {u('burst-svc')} < 0.8 THEN 'ingestion-api' ELSE 'stream-processor' END AS service,
                $start::TIMESTAMP + to_microseconds(({u('burst-ts')} * $span)::BIGINT) AS "timestamp",
-               printf('req-%016x', hash(i, $seed, 'burst-req')) AS request_id,
+               printf('req-%016x', {synthetic.hx('i', 'burst-req', sb.config.seed)}) AS request_id,
                {pick(lambda c: str(c[2]))} AS status_code
         FROM range($rows) t(i)"""
     with _warehouse(sb) as con:
-        con.execute(sql, {"seed": sb.config.seed, "start": start, "span": minutes * 60_000_000, "rows": rows})
+        con.execute(sql, {"start": start, "span": minutes * 60_000_000, "rows": rows})
         con.execute("INSERT INTO error_logs SELECT * FROM burst")
         burst = con.execute(f'SELECT {", ".join(_q(ERROR_COLUMNS))} FROM burst').fetchall()
     if getattr(sb, "pg", None) is not None:

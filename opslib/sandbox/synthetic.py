@@ -1,6 +1,6 @@
 """Synthetic user-behaviour data for the sandbox warehouse, generated inside DuckDB.
 
-Every value is a function of (seed, row number) through DuckDB's ``hash()``, and every timestamp is
+Every value is a function of (seed, row number) through DuckDB's ``hash()`` (see :func:`hx`), and every timestamp is
 placed relative to ``now``; the same seed, clock and size give the same tables, and nothing is
 produced row by row in Python, so 100 million events build in minutes.
 
@@ -18,6 +18,7 @@ Timestamps are naive UTC (``TIMESTAMP``), as in the pipeline's warehouse.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -89,9 +90,23 @@ def audit_count(events: int) -> int:
     return min(max(2_000, events // 200), 100_000)
 
 
-def _u(*parts: object) -> str:
-    """SQL for a uniform double in [0, 1) from ``hash(parts)``."""
-    return f"(hash({', '.join(map(str, parts))})::DOUBLE / {_U64})"
+def seed_key(seed: int, salt: str) -> int:
+    """A 64-bit key for (seed, salt), derived in Python so the SQL carries it as a literal."""
+    return int.from_bytes(hashlib.blake2b(f"{int(seed)}:{salt}".encode(), digest_size=8).digest(), "big")
+
+
+def hx(expr: str, salt: str, seed: int) -> str:
+    """SQL for a well-mixed 64-bit hash of the integer ``expr`` under ``seed`` and ``salt``.
+
+    DuckDB's multi-argument ``hash(i, seed, 'a')`` combines its arguments weakly (it correlates with
+    ``hash(i, seed, 'b')`` at 0.6-0.9), so every value here is one single-argument hash of ``expr``
+    xor a key per (seed, salt)."""
+    return f"hash(xor({seed_key(seed, salt)}::UBIGINT, ({expr})::UBIGINT))"
+
+
+def uniform(expr: str, salt: str, seed: int) -> str:
+    """SQL for a uniform double in [0, 1) from :func:`hx`."""
+    return f"({hx(expr, salt, seed)}::DOUBLE / {_U64})"
 
 
 def pick_sql(u: str, choices: tuple, value=lambda c: f"'{c[0]}'") -> str:
@@ -103,7 +118,7 @@ def pick_sql(u: str, choices: tuple, value=lambda c: f"'{c[0]}'") -> str:
     return f"CASE {' '.join(arms)} ELSE {value(choices[-1])} END"
 
 
-def _hours_sql(total: int, hours: int, salt: str) -> str:
+def _hours_sql(total: int, hours: int, salt: str, seed: int) -> str:
     """SQL (a subquery) giving each hour bucket before $now its row range [start_i, end_i)."""
     profile = "[" + ", ".join(map(str, HOURLY_PROFILE)) + "]"
     weekly = "[" + ", ".join(map(str, WEEKLY_PROFILE)) + "]"
@@ -115,20 +130,21 @@ def _hours_sql(total: int, hours: int, salt: str) -> str:
         FROM (
           SELECT b, hour_start,
                  {profile}[hour(hour_start) + 1] * {weekly}[isodow(hour_start)]
-                   * (1 - {HOURLY_NOISE / 2} + {HOURLY_NOISE} * {_u('b', '$seed', f"'{salt}'")}) AS w
+                   * (1 - {HOURLY_NOISE / 2} + {HOURLY_NOISE} * {uniform('b', salt, seed)}) AS w
           FROM (SELECT b, $now::TIMESTAMP - to_hours({hours} - b) AS hour_start FROM range({hours}) t(b))
         )
       )"""
 
 
-def events_sql(events: int, days: int = DAYS) -> str:
-    """The SELECT producing the ``events`` rows (parameters ``$seed``, ``$now``).
+def events_sql(events: int, seed: int, days: int = DAYS) -> str:
+    """The SELECT producing the ``events`` rows (parameter ``$now``).
 
     Hashes are computed once per row in the inner query; ids are built by casts and concatenation
     (``printf`` costs about twice as much at 100 million rows)."""
     users = user_count(events)
-    u = lambda salt: _u("i", "$seed", f"'{salt}'")      # noqa: E731  per-row uniform
-    uu = lambda salt: _u("uid", "$seed", f"'{salt}'")   # noqa: E731  per-user uniform
+    u = lambda salt: uniform("i", salt, seed)      # noqa: E731  per-row uniform
+    uu = lambda salt: uniform("uid", salt, seed)   # noqa: E731  per-user uniform
+    H = lambda e, salt: hx(e, salt, seed)               # noqa: E731
     z = "sqrt(-2 * ln(1 - u_r1)) * cos(2 * pi() * u_r2)"
     # a version-4 UUID: 64 random bits, 14 more, and the row number in the last 12 hex digits (unique)
     uuid = ("((((h_id1 & 18446744073709490175) | 16384)::UHUGEINT << 64) "
@@ -137,7 +153,7 @@ def events_sql(events: int, days: int = DAYS) -> str:
     SELECT
       {uuid} AS event_id,
       CASE WHEN u_null < {NULL_USER_RATE} THEN NULL ELSE 'u_' || lpad(uid::VARCHAR, 7, '0') END AS user_id,
-      's_' || lower(lpad(to_hex(hash(uid, $seed, epoch(event_timestamp)::BIGINT // 1800)), 16, '0')) AS session_id,
+      's_' || lower(lpad(to_hex({H('uid * 16777216 + epoch(event_timestamp)::BIGINT // 1800', 'session')}), 16, '0')) AS session_id,
       event_type,
       event_timestamp,
       least(event_timestamp + to_microseconds((50000 - 400000 * ln(1 - u_lat))::BIGINT),
@@ -156,43 +172,46 @@ def events_sql(events: int, days: int = DAYS) -> str:
                (floor({users} * pow({u('user')}, 1.5)))::BIGINT AS uid,
                {u('type')} AS u_type, {u('null')} AS u_null, {u('lat')} AS u_lat,
                {u('r1')} AS u_r1, {u('r2')} AS u_r2,
-               hash(i, $seed, 'id1') AS h_id1, hash(i, $seed, 'id2') AS h_id2, hash(i, $seed, 'pg') AS h_page
-        FROM ({_hours_sql(events, days * 24, 'events')}) hrs, range(hrs.start_i, hrs.end_i) r(i)
+               {H('i', 'id1')} AS h_id1, {H('i', 'id2')} AS h_id2, {H('i', 'pg')} AS h_page
+        FROM ({_hours_sql(events, days * 24, 'events', seed)}) hrs, range(hrs.start_i, hrs.end_i) r(i)
       )
     )"""
 
 
-def error_logs_sql(rows: int, days: int = DAYS) -> str:
-    u = lambda salt: _u("i", "$seed", f"'err-{salt}'")   # noqa: E731
+def error_logs_sql(rows: int, seed: int, days: int = DAYS) -> str:
+    u = lambda salt: uniform("i", f"err-{salt}", seed)   # noqa: E731
+    H = lambda e, salt: hx(e, salt, seed)                 # noqa: E731
     return f"""
     SELECT {pick_sql(u('type'), HEALTHY_ERRORS)} AS error_type,
            {pick_sql(u('type'), HEALTHY_ERRORS, lambda c: repr(c[3]))} AS message,
-           [{', '.join(repr(s) for s in SERVICES)}][1 + (hash(i, $seed, 'err-svc') % {len(SERVICES)})::INTEGER] AS service,
+           [{', '.join(repr(s) for s in SERVICES)}][1 + ({H('i', 'err-svc')} % {len(SERVICES)})::INTEGER] AS service,
            hour_start + to_microseconds(({u('ts')} * 3600000000)::BIGINT) AS "timestamp",
-           printf('req-%016x', hash(i, $seed, 'err-req')) AS request_id,
+           printf('req-%016x', {H('i', 'err-req')}) AS request_id,
            {pick_sql(u('type'), HEALTHY_ERRORS, lambda c: str(c[2]))} AS status_code
-    FROM ({_hours_sql(rows, days * 24, 'errors')}) hrs, range(hrs.start_i, hrs.end_i) r(i)"""
+    FROM ({_hours_sql(rows, days * 24, 'errors', seed)}) hrs, range(hrs.start_i, hrs.end_i) r(i)"""
 
 
-def audit_logs_sql(rows: int, users: int, days: int = AUDIT_DAYS) -> str:
-    u = lambda salt: _u("i", "$seed", f"'aud-{salt}'")   # noqa: E731
-    staff = f"{u('staff')} < 0.35"
+def audit_logs_sql(rows: int, users: int, seed: int, days: int = AUDIT_DAYS) -> str:
+    u = lambda salt: uniform("i", f"aud-{salt}", seed)   # noqa: E731
+    H = lambda e, salt: hx(e, salt, seed)                 # noqa: E731
+    staff = (f"({u('staff')} < 0.35 OR action IN "
+             "('grant_role', 'create_api_key', 'delete_user_data', 'update_retention_policy'))")
     return f"""
     SELECT action,
-           CASE WHEN {staff} THEN printf('admin_%02d', hash(i, $seed, 'aud-adm') % 12)
-                ELSE printf('u_%07d', hash(i, $seed, 'aud-usr') % {users}) END AS user_id,
+           CASE WHEN {staff} THEN printf('admin_%02d', {H('i', 'aud-adm')} % 12)
+                ELSE printf('u_%07d', {H('i', 'aud-usr')} % {users}) END AS user_id,
            ts AS "timestamp",
-           CASE WHEN {staff} THEN printf('10.0.%d.%d', hash(i, $seed, 'ip1') % 8, 10 + hash(i, $seed, 'ip2') % 200)
-                ELSE printf('%s.%d', ['203.0.113', '198.51.100', '192.0.2'][1 + (hash(i, $seed, 'ip0') % 3)::INTEGER],
-                            1 + hash(i, $seed, 'ip2') % 250) END AS ip_address,
+           CASE WHEN {staff} THEN printf('10.0.%d.%d', {H('i', 'ip1')} % 8, 10 + {H('i', 'ip2')} % 200)
+                ELSE printf('%s.%d', ['203.0.113', '198.51.100', '192.0.2'][1 + ({H('i', 'ip0')} % 3)::INTEGER],
+                            1 + {H('i', 'ip2')} % 250) END AS ip_address,
            json_object('result', CASE WHEN {u('fail')} < 0.03 THEN 'failure' ELSE 'success' END,
-                       'user_agent', ['Mozilla/5.0', 'okhttp/4.12', 'aws-cli/2.15', 'python-requests/2.32'][1 + (hash(i, $seed, 'ua') % 4)::INTEGER],
-                       'resource', CASE action WHEN 'view_report' THEN 'dashboard/' || (hash(i, $seed, 'res') % 20)::VARCHAR
-                                               WHEN 'export_data' THEN 's3://analytics-exports/' || (hash(i, $seed, 'res') % 100)::VARCHAR
+                       'user_agent', ['Mozilla/5.0', 'okhttp/4.12', 'aws-cli/2.15', 'python-requests/2.32'][1 + ({H('i', 'ua')} % 4)::INTEGER],
+                       'resource', CASE action WHEN 'view_report' THEN 'dashboard/' || ({H('i', 'res')} % 20)::VARCHAR
+                                               WHEN 'export_data' THEN 's3://analytics-exports/' || ({H('i', 'res')} % 100)::VARCHAR
                                                ELSE action END) AS details
     FROM (
       SELECT i, {pick_sql(u('act'), AUDIT_ACTIONS)} AS action, hour_start + to_microseconds(({u('ts')} * 3600000000)::BIGINT) AS ts
-      FROM ({_hours_sql(rows, days * 24, 'audit')}) hrs, range(hrs.start_i, hrs.end_i) r(i)
+      FROM ({_hours_sql(rows, days * 24, 'audit', seed)}) hrs, range(hrs.start_i, hrs.end_i) r(i)
     )"""
 
 
@@ -207,7 +226,7 @@ def build_warehouse(path: str | os.PathLike, *, now: datetime, seed: int, events
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     now_n = naive_utc(now)
-    params = {"seed": int(seed), "now": now_n}
+    params = {"now": now_n}
     t0 = time.monotonic()
     n_err, n_aud = error_count(events, days), audit_count(events)
     try:
@@ -218,13 +237,13 @@ def build_warehouse(path: str | os.PathLike, *, now: datetime, seed: int, events
             con.execute("""CREATE TABLE events (event_id VARCHAR NOT NULL, user_id VARCHAR, session_id VARCHAR,
                 event_type VARCHAR NOT NULL, event_timestamp TIMESTAMP NOT NULL, received_at TIMESTAMP,
                 platform VARCHAR, country VARCHAR, page VARCHAR, revenue DOUBLE)""")
-            con.execute("INSERT INTO events " + events_sql(events, days), params)
+            con.execute("INSERT INTO events " + events_sql(events, seed, days), params)
             con.execute("""CREATE TABLE error_logs (error_type VARCHAR NOT NULL, message VARCHAR, service VARCHAR,
                 "timestamp" TIMESTAMP NOT NULL, request_id VARCHAR, status_code INTEGER)""")
-            con.execute("INSERT INTO error_logs " + error_logs_sql(n_err, days), params)
+            con.execute("INSERT INTO error_logs " + error_logs_sql(n_err, seed, days), params)
             con.execute("""CREATE TABLE audit_logs (action VARCHAR NOT NULL, user_id VARCHAR, "timestamp" TIMESTAMP NOT NULL,
                 ip_address VARCHAR, details JSON)""")
-            con.execute("INSERT INTO audit_logs " + audit_logs_sql(n_aud, user_count(events)), params)
+            con.execute("INSERT INTO audit_logs " + audit_logs_sql(n_aud, user_count(events), seed), params)
             con.execute("CHECKPOINT")
         finally:
             con.close()
