@@ -5,10 +5,11 @@ them all by rebuilding the healthy pipeline.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from ..errors import ParameterError
@@ -278,4 +279,17 @@ def inject(sb: Any, name: str) -> dict:
     """Inject scenario ``name``; returns what was injected. Unknown names are a ParameterError."""
     if name not in SCENARIOS:
         raise ParameterError("scenario", name, ", ".join(SCENARIOS))
-    return SCENARIOS[name].inject(sb)
+    return _plain(SCENARIOS[name].inject(sb))
+
+
+def _plain(value: Any) -> Any:
+    """Details as JSON-ready values (the control server returns them over HTTP)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
