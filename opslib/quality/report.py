@@ -1,0 +1,170 @@
+"""Run the quality queries against an engine and apply the rules: what the notebook calls.
+
+Every function takes the engine and a :class:`Window` (bound ``as_of``, never ``NOW()``), runs one or
+two aggregate queries in the database and returns a small DataFrame or a result object with
+``to_check()``. Nothing reads rows of the events table into Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ..errors import ParameterError, QueryError
+from . import queries as q
+from . import rules
+from .dialects import db_time, normalize
+
+SOURCES = ("warehouse", "database")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The checked period: complete hours ``[start, end)`` ending at the hour of ``as_of`` (naive UTC).
+    The hour ``as_of`` falls in is still filling, so it is left out of the completeness check."""
+    as_of: datetime
+    start: datetime
+    end: datetime
+
+    @property
+    def hours(self) -> int:
+        return int((self.end - self.start) / timedelta(hours=1))
+
+    @property
+    def last_hour(self) -> tuple[datetime, datetime]:
+        """The runbook's duplicate window: the hour before ``as_of``."""
+        return self.as_of - timedelta(hours=1), self.as_of
+
+
+def resolve_as_of(as_of: Any, now: datetime) -> datetime:
+    """``as_of`` (None = ``now``, an ISO string or a datetime; UTC when it has no zone) as naive UTC."""
+    if as_of is None or as_of == "":
+        return db_time(now)
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError("as_of", as_of, "None or an ISO time such as 2026-11-25T12:00:00Z") from exc
+    if pd.isna(ts):
+        raise ParameterError("as_of", as_of, "None or an ISO time such as 2026-11-25T12:00:00Z")
+    return db_time(ts.to_pydatetime())
+
+
+def window(as_of: datetime, *, hours: int = 24) -> Window:
+    if not isinstance(hours, int) or hours < 2:
+        raise ParameterError("window_hours", hours, "an integer >= 2")
+    as_of = db_time(as_of)
+    end = as_of.replace(minute=0, second=0, microsecond=0)
+    return Window(as_of=as_of, start=end - timedelta(hours=hours), end=end)
+
+
+def engine_for(ops: Any, source: str) -> sa.Engine:
+    """``ops.warehouse`` or ``ops.database``."""
+    if source not in SOURCES:
+        raise ParameterError("source", source, " or ".join(SOURCES))
+    return getattr(ops, source)
+
+
+def compiled_sql(query: sa.Select, engine: sa.Engine | sa.engine.Dialect) -> str:
+    """The SQL a human can paste for ``query`` on ``engine``'s dialect, bounds inlined."""
+    dialect = getattr(engine, "dialect", engine)
+    text = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    # format/pyformat drivers double '%' in literals for the driver; a pasted query must not
+    return text.replace("%%", "%") if dialect.paramstyle in ("format", "pyformat") else text
+
+
+def read(engine: sa.Engine, query: sa.Select) -> pd.DataFrame:
+    """Run ``query``; its (few) rows as a DataFrame. Failures are :class:`QueryError`."""
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    except sa.exc.SQLAlchemyError as exc:
+        raise QueryError(f"quality query failed on {engine.dialect.name}: {getattr(exc, 'orig', None) or exc}") from exc
+
+
+def runbook_completeness(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+    """The runbook's query over the window (plus the hour before, so the first hour has a LAG)."""
+    t = table if table is not None else q.events_table()
+    frame = read(engine, q.runbook_completeness(t, win.start - timedelta(hours=1), win.end))
+    return normalize(frame, times=("hour",), ints=("event_count",), floats=("prev_hour_count",))
+
+
+def completeness(engine: sa.Engine, win: Window, *, sensitivity: float = 4.0, min_weeks: int = 3,
+                 history_weeks: int = 4, table: sa.TableClause | None = None) -> pd.DataFrame:
+    """Every complete hour of the window with the seasonal band, the runbook's status and ``anomaly``
+    (see :func:`rules.seasonal`). Two queries: the runbook's, and the same hours of previous weeks."""
+    t = table if table is not None else q.events_table()
+    rules._check_params(sensitivity, min_weeks, history_weeks)
+    runbook = runbook_completeness(engine, win, table=t)
+    counts = rules.hourly_series(runbook, win.start, win.end)
+    status = runbook.set_index("hour")["status"]
+    status.index = pd.DatetimeIndex(status.index).astype("datetime64[us]")
+    status = status.reindex(counts.index).fillna(rules.MISSING)
+    week = timedelta(weeks=1)
+    ranges = [(win.start - k * week, win.end - k * week) for k in range(1, history_weeks + 1)]
+    hist = normalize(read(engine, q.hourly_counts(t, ranges)), times=("hour",), ints=("event_count",))
+    history = hist.set_index("hour")["event_count"] if len(hist) else pd.Series(dtype="int64")
+    out = rules.seasonal(counts, history, sensitivity=sensitivity, min_weeks=min_weeks,
+                         history_weeks=history_weeks, runbook_status=status)
+    prev = runbook.set_index("hour")["prev_hour_count"]
+    prev.index = pd.DatetimeIndex(prev.index).astype("datetime64[us]")
+    out.insert(1, "prev_hour_count", prev.reindex(out.index))
+    return out
+
+
+def hourly_activity(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+    """Per complete hour and the current one up to ``as_of``: events, newest event, mean/max ingestion
+    delay, and ``age_minutes``, the age of the newest event at the end of that hour."""
+    t = table if table is not None else q.events_table()
+    frame = normalize(read(engine, q.hourly_profile(t, [(win.start, win.as_of)])), times=("hour", "newest"),
+                      ints=("event_count",), floats=("mean_delay_s", "max_delay_s"))
+    hours = pd.date_range(win.start, win.as_of, freq="h", inclusive="left").astype("datetime64[us]")
+    frame = frame.set_index("hour").reindex(hours).rename_axis("hour")
+    frame["event_count"] = frame["event_count"].fillna(0).astype("int64")
+    frame["age_minutes"] = rules.staleness(frame, win.as_of)
+    return frame
+
+
+def duplicates(engine: sa.Engine, win: Window, *, threshold: int = 0, limit: int = 1000,
+               table: sa.TableClause | None = None) -> rules.Duplicates:
+    """The runbook's duplicate query over the hour before ``as_of`` (at most ``limit`` ids) and totals."""
+    if not isinstance(threshold, int) or threshold < 0:
+        raise ParameterError("duplicate_threshold", threshold, "an integer >= 0")
+    t = table if table is not None else q.events_table()
+    start, end = win.last_hour
+    ids = normalize(read(engine, q.runbook_duplicates(t, start, end, limit)), ints=("duplicate_count",))
+    totals = normalize(read(engine, q.duplicate_totals(t, start, end)), ints=("duplicate_ids", "extra_rows", "rows"))
+    row = totals.iloc[0]
+    return rules.Duplicates(start=start, end=end, ids=ids, duplicate_ids=int(row["duplicate_ids"]),
+                            extra_rows=int(row["extra_rows"]), rows=int(row["rows"]), threshold=threshold)
+
+
+def duplicates_hourly(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+    """Per hour from the window's start to ``as_of``: rows, distinct_ids, duplicate_rows."""
+    t = table if table is not None else q.events_table()
+    frame = normalize(read(engine, q.duplicates_by_hour(t, win.start, win.as_of)), times=("hour",),
+                      ints=("rows", "distinct_ids", "duplicate_rows"))
+    hours = pd.date_range(win.start, win.as_of, freq="h", inclusive="left").astype("datetime64[us]")
+    return frame.set_index("hour").reindex(hours, fill_value=0).rename_axis("hour")
+
+
+def freshness(engine: sa.Engine, win: Window, *, max_minutes: float = 15, lookback_hours: int | None = None,
+              table: sa.TableClause | None = None) -> rules.Freshness:
+    """Age of the newest event before ``as_of`` (searched over ``lookback_hours``, default the window)."""
+    if not max_minutes > 0:
+        raise ParameterError("freshness_minutes", max_minutes, "a number of minutes > 0")
+    t = table if table is not None else q.events_table()
+    since = win.as_of - timedelta(hours=lookback_hours or win.hours + 1)
+    row = normalize(read(engine, q.newest_event(t, since, win.as_of)),
+                    times=("newest_event", "newest_received")).iloc[0]
+    return rules.freshness(row["newest_event"], row["newest_received"], as_of=win.as_of, max_minutes=max_minutes)
+
+
+def validity(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+    """Null rates of the required columns and invalid-value rates over the window's complete hours."""
+    t = table if table is not None else q.events_table()
+    frame = read(engine, q.column_quality(t, win.start, win.end))
+    return rules.validity({k: (int(v) if pd.notna(v) else 0) for k, v in frame.iloc[0].items()})
