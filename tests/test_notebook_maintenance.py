@@ -1,0 +1,141 @@
+"""Drills: the Performance Tuning and Maintenance notebooks run headless (``runbook run``) against the
+sandbox; each fault is found by its check, and the healthy sandbox passes. Also the maintenance
+notebook against this machine's PostgreSQL with pg_stat_statements (``system_postgres``)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from test_maintenance import TlsServer, system_db, system_pg_url, write_cert  # noqa: F401 (fixture)
+
+from opslib.sandbox import sql
+
+pytestmark = pytest.mark.slow
+PARAMETERS = Path(__file__).parent.parent / "parameters"
+
+
+def start(notebook: str, archive: Path, *params: str, profile: str | None = None) -> subprocess.Popen:
+    args = ["run", notebook, "--archive", str(archive), "--json"]
+    for p in params:
+        args += ["-p", p]
+    if profile:
+        args += ["--profile", profile]
+    return subprocess.Popen([sys.executable, "-c", "from opslib.cli import run; run()", *args], env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, dict]:
+    out, err = proc.communicate(timeout=300)
+    assert out.strip(), err
+    return proc.returncode, json.loads(out)
+
+
+def run(notebook: str, archive: Path, *params: str, profile: str | None = None) -> tuple[int, dict]:
+    return finish(start(notebook, archive, *params, profile=profile))
+
+
+def statuses(entry: dict) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in entry["findings"]}
+
+
+def output_text(entry: dict) -> str:
+    nb = nbformat.read(entry["files"]["ipynb"]["path"], as_version=4)
+    return json.dumps([c.get("outputs", []) for c in nb.cells])
+
+
+def test_healthy_sandbox_passes(sandbox, tmp_path):
+    archive = tmp_path / "runs"
+    code, perf = run("performance-tuning", archive)
+    assert code == 0, perf.get("error")
+    assert statuses(perf) == {"api-latency-p99": "ok", "api-settings": "ok", "db-connections": "ok",
+                              "slow-statements": "warn", "stream-batch-setting": "ok"}
+    assert "shared_preload_libraries" in output_text(perf)           # the explanation, not an error
+    code, maint = run("maintenance", archive)                        # same archive: the capacity review just ran
+    assert code == 0, maint.get("error")
+    found = statuses(maint)
+    assert "fail" not in found.values()
+    assert found["weekly-capacity-review"] == "ok"
+    assert found["weekly-security-updates"] == found["weekly-backup-verification"] == "warn"   # never run here
+    assert found["slow-statements"] == "warn"                        # embedded server: no pg_stat_statements
+    assert found["index-user-timestamp"] == "warn"                   # the runbook's index is missing until created
+    certs = {k: v for k, v in found.items() if k.startswith("certificate ")}
+    assert len(certs) == 2 and set(certs.values()) == {"ok"}
+    assert found["unused-indexes"] == found["vacuum"] == "ok"
+    text = output_text(maint)
+    assert "shared_preload_libraries" in text and "CREATE INDEX CONCURRENTLY" in text
+    assert "PLANNED" in text and "nothing to renew" in text
+
+
+def test_drill_slow_queries(healthy_sandbox, tmp_path):
+    healthy_sandbox.inject("slow-queries")
+    code, entry = run("performance-tuning", tmp_path / "runs")
+    assert code == 1, entry.get("error")
+    found = statuses(entry)
+    assert found["api-latency-p99"] == "fail"
+    latency = next(c for c in entry["findings"] if c["name"] == "api-latency-p99")
+    assert latency["figures"]["p99_median_ms"] == pytest.approx(240)
+    assert found["db-connections"] == "ok"
+
+
+def test_drill_connection_exhaustion(healthy_sandbox, tmp_path):
+    healthy_sandbox.inject("connection-exhaustion")
+    code, entry = run("performance-tuning", tmp_path / "runs")
+    assert code == 1, entry.get("error")
+    found = statuses(entry)
+    assert found["db-connections"] == "fail" and found["api-latency-p99"] == "ok"
+    check = next(c for c in entry["findings"] if c["name"] == "db-connections")
+    assert check["figures"]["ratio"] >= 0.8 and check["figures"]["max_connections"] == 100
+
+
+def test_drill_expiring_certificate(healthy_sandbox, tmp_path):
+    """The sandbox's PEM and ACM certificate have 10 days left (warn); a TLS endpoint serving an expired
+    certificate fails."""
+    injected = healthy_sandbox.inject("expiring-certificate")
+    cert, key = write_cert(tmp_path, "endpoint", -2, cn="api.analytics.company.com")
+    server = TlsServer(cert, key)
+    try:
+        code, entry = run("maintenance", tmp_path / "runs", f'tls_endpoints=["127.0.0.1:{server.port}"]')
+    finally:
+        server.close()
+    assert code == 1, entry.get("error")
+    certs = {c["name"]: c for c in entry["findings"] if c["name"].startswith("certificate ")}
+    by_kind = {name.split()[1]: c for name, c in certs.items()}
+    assert set(by_kind) == {"file", "endpoint", "acm"}
+    assert by_kind["file"]["status"] == by_kind["acm"]["status"] == "warn"
+    assert by_kind["file"]["figures"]["days_left"] == pytest.approx(10) == by_kind["acm"]["figures"]["days_left"]
+    assert injected["pem"] in by_kind["file"]["name"]
+    assert by_kind["endpoint"]["status"] == "fail" and "EXPIRED" in by_kind["endpoint"]["detail"]
+    text = output_text(entry)
+    assert "certbot renew --nginx" in text and "aws acm import-certificate" in text
+    assert "add-listener-certificates" in text
+
+
+@pytest.mark.system_postgres
+def test_maintenance_on_system_postgres_finds_slow_statements(sandbox, system_db, tmp_path):
+    """A profile copy whose database is the machine's PostgreSQL (pg_stat_statements preloaded)."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    shutil.copy(PARAMETERS / "_common.yaml", folder)
+    text = (PARAMETERS / "sandbox.yaml").read_text()
+    line = 'database: {url: "${ANALYTICS_DB_URL:-sandbox}", dialect_hint: postgresql}'
+    assert line in text
+    (folder / "system-pg.yaml").write_text(text.replace(
+        line, f'database: {{url: "{system_db.config.database_url}", dialect_hint: postgresql}}'))
+    sql.slow_queries(system_db)
+    try:
+        code, entry = run("maintenance", tmp_path / "runs", profile=str(folder / "system-pg.yaml"))
+    finally:
+        sql.seed_database(system_db)
+    assert code == 1, entry.get("error")
+    check = next(c for c in entry["findings"] if c["name"] == "slow-statements")
+    assert check["status"] == "fail" and check["figures"]["slow"] == 3 and check["figures"]["pg_stat_statements"]
+    assert "FROM events" in check["detail"]
+    text = output_text(entry)
+    assert "mean_exec_time" in text and "is not usable" not in text
