@@ -6,11 +6,12 @@ Modules: :mod:`.dialects` (every SQL dialect difference), :mod:`.queries` (Core 
 """
 from .dialects import TESTED_DIALECTS, db_time, hour_trunc, seconds_between
 from .report import (SOURCES, Window, compiled_sql, completeness, duplicates, duplicates_hourly, engine_for, freshness,
-                     hourly_activity, resolve_as_of, runbook_completeness, validity, window)
+                     hourly_activity, resolve_as_of, runbook_completeness, runbook_queries, validity, window)
 from .rules import (Duplicates, Freshness, QualityScore, completeness_check, quality_score, runbook_rule,
                     runbook_rule_check, seasonal, validity_check)
 
 __all__ = ["TESTED_DIALECTS", "db_time", "hour_trunc", "seconds_between", "SOURCES", "Window", "compiled_sql",
            "completeness", "duplicates", "duplicates_hourly", "engine_for", "freshness", "hourly_activity",
-           "resolve_as_of", "runbook_completeness", "validity", "window", "Duplicates", "Freshness", "QualityScore",
-           "completeness_check", "quality_score", "runbook_rule", "runbook_rule_check", "seasonal", "validity_check"]
+           "resolve_as_of", "runbook_completeness", "runbook_queries", "validity", "window", "Duplicates",
+           "Freshness", "QualityScore", "completeness_check", "quality_score", "runbook_rule", "runbook_rule_check",
+           "seasonal", "validity_check"]

@@ -107,7 +107,8 @@ def column_quality(t: sa.TableClause, start: datetime, end: datetime,
     c = t.c
     cols = [sa.func.count().label("rows")]
     cols += [_count_if(c[name].is_(None)).label(f"null_{name}") for name in required]
-    cols += [_count_if(sa.and_(c.event_type.is_not(None), c.event_type.not_in(list(event_types)))).label("bad_event_type"),
+    unknown_type = sa.and_(c.event_type.is_not(None), c.event_type.not_in(list(event_types)))
+    cols += [_count_if(unknown_type).label("bad_event_type"),
              _count_if(sa.or_(c.revenue < 0, sa.and_(c.revenue.is_not(None), c.event_type != "purchase"))
                        ).label("bad_revenue"),
              _count_if(c.received_at < c.event_timestamp).label("received_before_event")]

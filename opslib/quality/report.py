@@ -6,6 +6,7 @@ two aggregate queries in the database and returns a small DataFrame or a result 
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from . import rules
 from .dialects import db_time, normalize
 
 SOURCES = ("warehouse", "database")
+Bind = sa.Engine | sa.Connection      # an engine (a connection per query) or one open connection
 
 
 @dataclass(frozen=True)
@@ -75,37 +77,46 @@ def compiled_sql(query: sa.Select, engine: sa.Engine | sa.engine.Dialect) -> str
     return text.replace("%%", "%") if dialect.paramstyle in ("format", "pyformat") else text
 
 
-def read(engine: sa.Engine, query: sa.Select) -> pd.DataFrame:
-    """Run ``query``; its (few) rows as a DataFrame. Failures are :class:`QueryError`."""
+def read(bind: sa.Engine | sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """Run ``query`` on an engine (a connection per query) or an open connection (reused: on DuckDB
+    its buffer cache stays warm between the checks); its (few) rows as a DataFrame. Failures are
+    :class:`QueryError`."""
     try:
-        with engine.connect() as conn:
+        with (nullcontext(bind) if isinstance(bind, sa.Connection) else bind.connect()) as conn:
             result = conn.execute(query)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     except sa.exc.SQLAlchemyError as exc:
-        raise QueryError(f"quality query failed on {engine.dialect.name}: {getattr(exc, 'orig', None) or exc}") from exc
+        raise QueryError(f"quality query failed on {bind.dialect.name}: {getattr(exc, 'orig', None) or exc}") from exc
 
 
-def runbook_completeness(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
-    """The runbook's query over the window (plus the hour before, so the first hour has a LAG)."""
+def runbook_queries(win: Window, *, table: sa.TableClause | None = None) -> dict[str, sa.Select]:
+    """The runbook's two queries as this notebook runs them: completeness over the window plus the hour
+    before it (so the first hour has a LAG), duplicates over the hour before ``as_of``."""
     t = table if table is not None else q.events_table()
-    frame = read(engine, q.runbook_completeness(t, win.start - timedelta(hours=1), win.end))
+    return {"completeness": q.runbook_completeness(t, win.start - timedelta(hours=1), win.end),
+            "duplicates": q.runbook_duplicates(t, *win.last_hour)}
+
+
+def runbook_completeness(bind: Bind, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+    """The runbook's completeness query over the window (see :func:`runbook_queries`)."""
+    frame = read(bind, runbook_queries(win, table=table)["completeness"])
     return normalize(frame, times=("hour",), ints=("event_count",), floats=("prev_hour_count",))
 
 
-def completeness(engine: sa.Engine, win: Window, *, sensitivity: float = 4.0, min_weeks: int = 3,
+def completeness(bind: Bind, win: Window, *, sensitivity: float = 4.0, min_weeks: int = 3,
                  history_weeks: int = 4, table: sa.TableClause | None = None) -> pd.DataFrame:
     """Every complete hour of the window with the seasonal band, the runbook's status and ``anomaly``
     (see :func:`rules.seasonal`). Two queries: the runbook's, and the same hours of previous weeks."""
     t = table if table is not None else q.events_table()
     rules._check_params(sensitivity, min_weeks, history_weeks)
-    runbook = runbook_completeness(engine, win, table=t)
+    runbook = runbook_completeness(bind, win, table=t)
     counts = rules.hourly_series(runbook, win.start, win.end)
     status = runbook.set_index("hour")["status"]
     status.index = pd.DatetimeIndex(status.index).astype("datetime64[us]")
     status = status.reindex(counts.index).fillna(rules.MISSING)
     week = timedelta(weeks=1)
     ranges = [(win.start - k * week, win.end - k * week) for k in range(1, history_weeks + 1)]
-    hist = normalize(read(engine, q.hourly_counts(t, ranges)), times=("hour",), ints=("event_count",))
+    hist = normalize(read(bind, q.hourly_counts(t, ranges)), times=("hour",), ints=("event_count",))
     history = hist.set_index("hour")["event_count"] if len(hist) else pd.Series(dtype="int64")
     out = rules.seasonal(counts, history, sensitivity=sensitivity, min_weeks=min_weeks,
                          history_weeks=history_weeks, runbook_status=status)
@@ -115,11 +126,11 @@ def completeness(engine: sa.Engine, win: Window, *, sensitivity: float = 4.0, mi
     return out
 
 
-def hourly_activity(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+def hourly_activity(bind: Bind, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
     """Per complete hour and the current one up to ``as_of``: events, newest event, mean/max ingestion
     delay, and ``age_minutes``, the age of the newest event at the end of that hour."""
     t = table if table is not None else q.events_table()
-    frame = normalize(read(engine, q.hourly_profile(t, [(win.start, win.as_of)])), times=("hour", "newest"),
+    frame = normalize(read(bind, q.hourly_profile(t, [(win.start, win.as_of)])), times=("hour", "newest"),
                       ints=("event_count",), floats=("mean_delay_s", "max_delay_s"))
     hours = pd.date_range(win.start, win.as_of, freq="h", inclusive="left").astype("datetime64[us]")
     frame = frame.set_index("hour").reindex(hours).rename_axis("hour")
@@ -128,43 +139,43 @@ def hourly_activity(engine: sa.Engine, win: Window, *, table: sa.TableClause | N
     return frame
 
 
-def duplicates(engine: sa.Engine, win: Window, *, threshold: int = 0, limit: int = 1000,
+def duplicates(bind: Bind, win: Window, *, threshold: int = 0, limit: int = 1000,
                table: sa.TableClause | None = None) -> rules.Duplicates:
     """The runbook's duplicate query over the hour before ``as_of`` (at most ``limit`` ids) and totals."""
     if not isinstance(threshold, int) or threshold < 0:
         raise ParameterError("duplicate_threshold", threshold, "an integer >= 0")
     t = table if table is not None else q.events_table()
     start, end = win.last_hour
-    ids = normalize(read(engine, q.runbook_duplicates(t, start, end, limit)), ints=("duplicate_count",))
-    totals = normalize(read(engine, q.duplicate_totals(t, start, end)), ints=("duplicate_ids", "extra_rows", "rows"))
+    ids = normalize(read(bind, q.runbook_duplicates(t, start, end, limit)), ints=("duplicate_count",))
+    totals = normalize(read(bind, q.duplicate_totals(t, start, end)), ints=("duplicate_ids", "extra_rows", "rows"))
     row = totals.iloc[0]
     return rules.Duplicates(start=start, end=end, ids=ids, duplicate_ids=int(row["duplicate_ids"]),
                             extra_rows=int(row["extra_rows"]), rows=int(row["rows"]), threshold=threshold)
 
 
-def duplicates_hourly(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+def duplicates_hourly(bind: Bind, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
     """Per hour from the window's start to ``as_of``: rows, distinct_ids, duplicate_rows."""
     t = table if table is not None else q.events_table()
-    frame = normalize(read(engine, q.duplicates_by_hour(t, win.start, win.as_of)), times=("hour",),
+    frame = normalize(read(bind, q.duplicates_by_hour(t, win.start, win.as_of)), times=("hour",),
                       ints=("rows", "distinct_ids", "duplicate_rows"))
     hours = pd.date_range(win.start, win.as_of, freq="h", inclusive="left").astype("datetime64[us]")
     return frame.set_index("hour").reindex(hours, fill_value=0).rename_axis("hour")
 
 
-def freshness(engine: sa.Engine, win: Window, *, max_minutes: float = 15, lookback_hours: int | None = None,
+def freshness(bind: Bind, win: Window, *, max_minutes: float = 15, lookback_hours: int | None = None,
               table: sa.TableClause | None = None) -> rules.Freshness:
     """Age of the newest event before ``as_of`` (searched over ``lookback_hours``, default the window)."""
     if not max_minutes > 0:
         raise ParameterError("freshness_minutes", max_minutes, "a number of minutes > 0")
     t = table if table is not None else q.events_table()
     since = win.as_of - timedelta(hours=lookback_hours or win.hours + 1)
-    row = normalize(read(engine, q.newest_event(t, since, win.as_of)),
+    row = normalize(read(bind, q.newest_event(t, since, win.as_of)),
                     times=("newest_event", "newest_received")).iloc[0]
     return rules.freshness(row["newest_event"], row["newest_received"], as_of=win.as_of, max_minutes=max_minutes)
 
 
-def validity(engine: sa.Engine, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
+def validity(bind: Bind, win: Window, *, table: sa.TableClause | None = None) -> pd.DataFrame:
     """Null rates of the required columns and invalid-value rates over the window's complete hours."""
     t = table if table is not None else q.events_table()
-    frame = read(engine, q.column_quality(t, win.start, win.end))
+    frame = read(bind, q.column_quality(t, win.start, win.end))
     return rules.validity({k: (int(v) if pd.notna(v) else 0) for k, v in frame.iloc[0].items()})

@@ -12,10 +12,9 @@
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -100,7 +99,8 @@ def _hour_list(index) -> list[str]:
 def _describe(frame: pd.DataFrame, hour) -> str:
     row = frame.loc[hour]
     if row["seasonal"] == "low":
-        return f"{hour:%Y-%m-%d %H:00} {int(row['event_count'])} events (expected {row['expected']:.0f}, z {row['z']:.1f})"
+        return (f"{hour:%Y-%m-%d %H:00} {int(row['event_count'])} events "
+                f"(expected {row['expected']:.0f}, z {row['z']:.1f})")
     prev = row.get("prev_hour_count")
     return (f"{hour:%Y-%m-%d %H:00} {int(row['event_count'])} events"
             + ("" if prev is None or pd.isna(prev) else f" (previous hour {prev:.0f})")
@@ -126,7 +126,8 @@ def completeness_check(frame: pd.DataFrame, *, min_weeks: int) -> Check:
     if len(high):
         notes.append(f"{len(high)} hours above the expected band ({', '.join(_hour_list(high))})")
     if thin:
-        notes.append(f"{thin} hours have fewer than {min_weeks} weeks of history: checked with the runbook's 50% rule only")
+        notes.append(f"{thin} hours have fewer than {min_weeks} weeks of history: "
+                     "checked with the runbook's 50% rule only")
     if notes:
         return Check.warn("completeness", "; ".join(notes), **figures)
     return Check.ok("completeness", f"all {len(frame)} hours within the seasonal band", **figures)
