@@ -1,8 +1,7 @@
 """The sandbox's ECS scheduler and health server, observed through boto3 over HTTP and real HTTP.
 
-The fixture runs a real :class:`Sandbox` object with only the parts under test started (moto
-server, health server, scheduler), so these tests do not depend on the seeders; each test builds
-its own ECS/ELB resources after a moto reset. Most tests pause the background thread and drive
+The tests use the session sandbox's moto server, health server and scheduler, but each test builds
+its own ECS/ELB resources after a moto reset (the sandbox is reseeded after the module). Most tests pause the background thread and drive
 ``tick()``/``settle()`` so every intermediate state is deterministic; one test checks the thread.
 """
 from __future__ import annotations
@@ -17,31 +16,23 @@ from datetime import datetime, timezone
 import pytest
 from moto.core.base_backend import BackendDict
 from moto.core.model_instances import reset_model_data
-from moto.server import ThreadedMotoServer
 
 from opslib.errors import SandboxError
-from opslib.sandbox.core import Sandbox, SandboxConfig
-from opslib.sandbox.ecs_scheduler import EcsScheduler, ecs_outages
-from opslib.sandbox.health import HealthServer
+from opslib.sandbox.ecs_scheduler import ecs_outages
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def sandbox_parts(tmp_path_factory):
-    sb = Sandbox(SandboxConfig(dir=tmp_path_factory.mktemp("ecs"), now=NOW))
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    sb.endpoint = f"http://{host}:{port}"
-    sb.health = HealthServer(sb)
-    sb.health.start()
-    sb.scheduler = EcsScheduler(sb, interval=0.1)     # the sandbox ticks every 0.5 s; tests go faster
-    sb.scheduler.start()
-    yield sb
-    sb.scheduler.stop()
-    sb.health.stop()
-    server.stop()
+def sandbox_parts(sandbox):
+    """The session sandbox (moto's state is per process, so a second one would share it); these tests
+    empty moto, so the sandbox is rebuilt healthy for the tests after them."""
+    interval = sandbox.scheduler.interval
+    sandbox.scheduler.interval = 0.1        # the sandbox ticks every 0.5 s; tests go faster
+    yield sandbox
+    sandbox.scheduler.interval = interval
+    sandbox.faults.clear()
+    sandbox.reset()
 
 
 @pytest.fixture

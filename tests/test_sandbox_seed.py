@@ -24,7 +24,6 @@ def test_ecs_clusters_services_and_task_definitions(ops):
         assert s["runningCount"] == s["desiredCount"] > 0
     tasks = ecs.list_tasks(cluster="prod-cluster", serviceName="ingestion-api")["taskArns"]
     assert len(tasks) == by_name["ingestion-api"]["desiredCount"]
-    dr = ecs.describe_services(cluster="dr-cluster", services=["ingestion-api"])  # noqa: F841 (wrong region)
     dr = ops.client("ecs", "dr").describe_services(cluster="dr-cluster", services=["ingestion-api"])["services"]
     assert dr and dr[0]["status"] == "ACTIVE"
     elb = ops.client("elbv2")

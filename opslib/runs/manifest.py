@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Iterable
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_RAISED, EXIT_KERNEL = 0, 1, 2, 3, 4
 #: run status -> exit code

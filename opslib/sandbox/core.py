@@ -101,7 +101,7 @@ class Sandbox:
 
     def _start(self) -> None:
         from moto.server import ThreadedMotoServer
-        from . import ecs_scheduler, health, moto_gaps, sql
+        from . import ecs_scheduler, health, moto_gaps
 
         t0 = time.monotonic()
         self.config.dir.mkdir(parents=True, exist_ok=True)
