@@ -172,10 +172,20 @@ def test_key_advice_keeps_even_distribution_for_a_skewed_table(tmp_path):
 
 
 # -- S3 intelligent tiering -------------------------------------------------------------------------------
-def test_tiering_is_planned_or_explained(ops):
+def test_tiering_is_planned_applied_and_undone(ops, healthy_sandbox, tmp_path):
+    from opslib.actions import apply, plan_undo
+    s3 = ops.client("s3")
+    bucket = ops.profile.s3.events_bucket
     plan = performance.plan_tiering(ops, archive_days=90, deep_archive_days=180)
-    if plan.changes:          # an endpoint with the API: the runbook's configuration, spelled out
-        assert plan.changes[0].new["tierings"] == [{"AccessTier": "ARCHIVE_ACCESS", "Days": 90},
-                                                   {"AccessTier": "DEEP_ARCHIVE_ACCESS", "Days": 180}]
-    else:                     # moto 5.2 has no intelligent-tiering API: nothing planned, and the note says why
-        assert "not planned" in plan.notes[0] and "intelligent-tiering" in plan.notes[0]
+    assert plan.changes[0].new["tierings"] == [{"AccessTier": "ARCHIVE_ACCESS", "Days": 90},
+                                               {"AccessTier": "DEEP_ARCHIVE_ACCESS", "Days": 180}]
+    assert "put-bucket-intelligent-tiering-configuration" in plan.changes[0].cli
+    apply(plan, dry_run=True, ops=ops, audit_dir=tmp_path, audit_database=False)
+    assert not s3.list_bucket_intelligent_tiering_configurations(Bucket=bucket).get("IntelligentTieringConfigurationList")
+    done = apply(plan, dry_run=False, ops=ops, audit_dir=tmp_path, audit_database=False)
+    config = s3.get_bucket_intelligent_tiering_configuration(Bucket=bucket, Id="archive-old-data")
+    assert [t["Days"] for t in config["IntelligentTieringConfiguration"]["Tierings"]] == [90, 180]
+    assert performance.plan_tiering(ops, archive_days=90, deep_archive_days=180).changes == []
+    apply(plan_undo(ops, done.audit_id, audit_dir=tmp_path), dry_run=False, ops=ops, audit_dir=tmp_path,
+          audit_database=False)
+    assert not s3.list_bucket_intelligent_tiering_configurations(Bucket=bucket).get("IntelligentTieringConfigurationList")
