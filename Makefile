@@ -18,6 +18,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/runbook sandbox up
 	$(BIN)/runbook run --all
+	@echo "The sandbox is still up. Next: $(BIN)/runbook sandbox inject api-down; $(BIN)/runbook run critical-services;"
+	@echo "$(BIN)/runbook lab (JupyterLab); $(BIN)/runbook sandbox reset; $(BIN)/runbook sandbox down."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
