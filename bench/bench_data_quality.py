@@ -37,6 +37,14 @@ FULL = 100_000_000
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: per address space, unlike ru_maxrss, which Linux
+    carries over from the parent across fork and exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass          # not Linux: fall back to getrusage
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -51,7 +59,8 @@ def _measured(fn, *args):
 
 
 def notebook_queries(path: Path, passes: int = 2) -> list[dict[str, float]]:
-    """Seconds per step of the notebook (same calls, same defaults, one read-only connection), per pass."""
+    """Seconds per step of the notebook (same calls, same defaults, one connection from
+    ``quality.connect`` as the notebook opens it), per pass."""
     engine = sa.create_engine(f"duckdb:///{path}", connect_args={"read_only": True}, poolclass=NullPool)
     win = quality.window(NOW, hours=24)
     steps = {
@@ -64,7 +73,7 @@ def notebook_queries(path: Path, passes: int = 2) -> list[dict[str, float]]:
     }
     out = []
     try:
-        with engine.connect() as db:
+        with quality.connect(engine) as db:
             for _ in range(passes):
                 times = {}
                 for name, step in steps.items():

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ..errors import ParameterError, QueryError
 from . import queries as q
 from . import rules
-from .dialects import db_time, normalize
+from .dialects import configure, db_time, normalize
 
 SOURCES = ("warehouse", "database")
 Bind = sa.Engine | sa.Connection      # an engine (a connection per query) or one open connection
@@ -67,6 +67,20 @@ def engine_for(ops: Any, source: str) -> sa.Engine:
     if source not in SOURCES:
         raise ParameterError("source", source, " or ".join(SOURCES))
     return getattr(ops, source)
+
+
+def connect(engine: sa.Engine, *, duckdb_memory_limit: str | None = "1GB") -> sa.Connection:
+    """One connection for all the checks (DuckDB keeps its cache warm between them), with the dialect's
+    session settings (:func:`.dialects.configure`). Close it when done."""
+    conn = engine.connect()
+    try:
+        return configure(conn, duckdb_memory_limit=duckdb_memory_limit)
+    except sa.exc.SQLAlchemyError as exc:
+        conn.close()
+        raise QueryError(f"could not configure the {engine.dialect.name} connection: {exc}") from exc
+    except ParameterError:
+        conn.close()
+        raise
 
 
 def compiled_sql(query: sa.Select, engine: sa.Engine | sa.engine.Dialect) -> str:
