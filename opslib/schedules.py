@@ -5,6 +5,7 @@ codes and the notifications are the same whoever schedules it."""
 from __future__ import annotations
 
 import re
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,13 @@ def run_args(job: Job, schedules: Schedules) -> list[str]:
     """The ``runbook run`` arguments of ``job`` (without the program name)."""
     args = ["run", job.notebook, "--profile", job.profile, "--job", job.name]
     for name, value in job.parameters.items():
-        text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, (bool, int, float)) or value is None:
+            text = "None" if value is None else str(value)   # how the notebook's -p parser reads them
+        else:
+            text = json.dumps(value)
+
         args += ["-p", f"{name}={text}"]
     for target in job.notify:
         args += ["--notify", target]
