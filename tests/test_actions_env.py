@@ -242,6 +242,13 @@ def snapshot(ops) -> dict:
     for pool in idp.list_user_pools(MaxResults=10)["UserPools"]:
         for u in idp.list_users(UserPoolId=pool["Id"])["Users"]:
             s[f"cognito/{u['Username']}"] = u["UserStatus"]
+    for alarm in ops.client("cloudwatch").describe_alarms()["MetricAlarms"]:
+        s[f"alarm/{alarm['AlarmName']}"] = (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["ComparisonOperator"])
+    s3 = ops.client("s3")
+    for bucket in s3.list_buckets()["Buckets"]:
+        tiering = s3.list_bucket_intelligent_tiering_configurations(Bucket=bucket["Name"])
+        s[f"s3/{bucket['Name']}/tiering"] = json.dumps(tiering.get("IntelligentTieringConfigurationList", []),
+                                                       sort_keys=True)
     with ops.database.connect() as conn:
         s["db/events"] = conn.exec_driver_sql("SELECT count(*) FROM events").scalar()
         s["db/indexes"] = tuple(conn.exec_driver_sql(

@@ -1,0 +1,67 @@
+"""Every notebook that plans changes, run headless against the sandbox: with its defaults it changes
+nothing (snapshots of the sandbox's AWS and database state before and after are equal) and audits a
+planned-only attempt; with dry_run=False it changes exactly what its audited plans said."""
+from __future__ import annotations
+
+import pytest
+
+from runbook_cli import finish, run, start
+from test_actions_env import snapshot
+
+from opslib.actions import AuditLog
+from opslib.alerts import alarm_definition
+from opslib.runs.catalog import discover
+
+pytestmark = pytest.mark.slow
+
+
+def _action_notebooks() -> list[str]:
+    return sorted(info.name for info in discover() if not info.read_only)
+
+
+def _records(archive, run_id: str):
+    return [r for r in AuditLog(archive / "audit").records() if r.run_id == run_id]
+
+
+def _drift_an_alarm(ops) -> None:
+    rule = next(r for r in ops.profile.alerts if r.name == "Stream Backup")
+    drifted = alarm_definition(ops.profile, rule, region=ops.primary_region, account="123456789012")
+    ops.client("cloudwatch").put_metric_alarm(**{**drifted, "Threshold": 900000.0})
+
+
+def test_the_action_notebooks_are_the_ones_expected():
+    assert _action_notebooks() == ["alarm-sync", "maintenance", "performance-tuning"]
+
+
+def test_defaults_change_nothing_and_audit_the_plans(ops, healthy_sandbox, tmp_path):
+    _drift_an_alarm(ops)                     # so the alarm sync has something to plan
+    before = snapshot(ops)
+    procs = [start(name, tmp_path) for name in _action_notebooks()]
+    entries = [finish(p) for p in procs]
+    for rc, entry in entries:
+        assert rc in (0, 1) and entry["status"] in ("ok", "warn", "fail"), entry.get("error")
+        records = _records(tmp_path, entry["id"])
+        assert records and all(r.dry_run and r.status == "planned" for r in records), entry["notebook"]
+    assert snapshot(ops) == before
+
+
+def test_applied_they_change_exactly_what_their_plans_said(ops, healthy_sandbox, tmp_path):
+    _drift_an_alarm(ops)
+    before = snapshot(ops)
+    changed_targets = set()
+    for name in _action_notebooks():
+        rc, entry = run(name, tmp_path, "dry_run=False")
+        assert entry["status"] in ("ok", "warn", "fail"), entry.get("error")
+        for record in _records(tmp_path, entry["id"]):
+            assert not record.dry_run and record.status == "applied", record.reason
+            changed_targets |= {s.change["target"] for s in record.steps if s.status == "applied"}
+    after = snapshot(ops)
+    changed = {k for k in before if before[k] != after.get(k)} | (after.keys() - before.keys())
+    # what the snapshots saw changing, named as the plans name their targets
+    expected = {"alarm/pipeline-stream-backup": "pipeline-stream-backup",
+                f"s3/{ops.profile.s3.events_bucket}/tiering": ops.profile.s3.events_bucket,
+                "db/indexes": "idx_events_user_timestamp", "db/last_vacuum": "events"}
+    assert changed == set(expected), changed
+    assert set(expected.values()) <= changed_targets, changed_targets
+    assert after["alarm/pipeline-stream-backup"][0] == 300000.0
+    assert "idx_events_user_timestamp" in after["db/indexes"]
