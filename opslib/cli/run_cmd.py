@@ -311,12 +311,12 @@ def _register_lab(group: click.Group) -> None:
     def lab_command(profile, port, dry_run):
         """Start the sandbox (sandbox profiles) and JupyterLab on the notebooks, kernels on PROFILE."""
         from ..connection import SANDBOX
-        from ..errors import SandboxError
         from ..runs.catalog import notebooks_dir
-        from ..sandbox.state import read_state
         prof = load_profile(profile)
         env = dict(os.environ, OPSLIB_PROFILE=profile, **{LAB_PROFILE_ENV: profile})
         cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}", f"--port={port}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")    # containers and CI machines run as root
         needs_sandbox = prof.aws.endpoint_url == SANDBOX
         if dry_run:
             click.echo(" ".join(cmd))
@@ -324,13 +324,9 @@ def _register_lab(group: click.Group) -> None:
                                                                                  if needs_sandbox else ""))
             return 0
         if needs_sandbox:
-            try:
-                read_state()
-            except SandboxError:
-                click.echo("starting the sandbox ...", err=True)
-                rc = subprocess.run(_self_command() + ["sandbox", "up"]).returncode
-                if rc != 0:
-                    raise SandboxError("`runbook sandbox up` failed; see its output above")
+            from ..sandbox import control
+            state = control.up()          # the running sandbox, or a new one
+            click.echo(f"sandbox: AWS {state.aws_endpoint}, clock {state.now}", err=True)
         return subprocess.run(cmd, env=env).returncode
 
 
