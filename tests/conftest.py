@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from opslib.sandbox.core import Sandbox, SandboxConfig
+from opslib.sandbox.daemon import start_control
 from opslib.sandbox.state import SANDBOX_DIR_ENV
 
 # A fixed clock: Wednesday 2026-11-25 12:00 UTC (tests reproduce the same data every run).
@@ -21,10 +22,12 @@ def sandbox(tmp_path_factory):
     """One sandbox for the session, healthy at the start of every test that uses ``healthy_sandbox``."""
     directory = tmp_path_factory.mktemp("sandbox")
     sb = Sandbox.start(SandboxConfig(dir=directory, seed=TEST_SEED, now=TEST_NOW, events=50_000))
-    sb.write_state()
+    control = start_control(sb)          # so `runbook sandbox ...` and `runbook lab` reach it too
+    sb.write_state(control_url=control.url)
     old = os.environ.get(SANDBOX_DIR_ENV)
     os.environ[SANDBOX_DIR_ENV] = str(directory)
     yield sb
+    control.shutdown()
     sb.stop()
     if old is None:
         os.environ.pop(SANDBOX_DIR_ENV, None)

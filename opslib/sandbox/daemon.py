@@ -16,7 +16,9 @@ from ..errors import OpsError
 from .core import Sandbox, SandboxConfig
 
 
-def serve(sb: Sandbox) -> None:
+def start_control(sb: Sandbox) -> ThreadingHTTPServer:
+    """The loopback control server of ``sb`` on a free port, serving in a thread; its ``stop_requested``
+    event is set by ``POST /shutdown``."""
     stop = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -57,10 +59,18 @@ def serve(sb: Sandbox) -> None:
                 self._reply(500, {"error": f"{type(exc).__name__}: {exc}"})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.stop_requested = stop
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, daemon=True, name="sandbox-control").start()
-    sb.write_state(control_url=f"http://127.0.0.1:{server.server_address[1]}")
+    return server
+
+
+def serve(sb: Sandbox) -> None:
+    """Run until ``POST /shutdown``: control server, state file, then stop everything."""
+    server = start_control(sb)
+    sb.write_state(control_url=server.url)
     logging.info("sandbox ready: %s", sb.status())
-    stop.wait()
+    server.stop_requested.wait()
     server.shutdown()
     sb.stop()
 
