@@ -31,6 +31,11 @@ def parameters_dir() -> Path:
     return here if here.is_dir() else Path.cwd() / "parameters"
 
 
+def project_root() -> Path:
+    """The folder holding ``parameters/``: where ``notebooks/``, ``.sandbox/`` and ``.audit/`` live by default."""
+    return parameters_dir().resolve().parent
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

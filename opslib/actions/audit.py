@@ -35,8 +35,8 @@ def audit_dir(directory: "str | os.PathLike | None" = None) -> Path:
     env = os.environ.get(AUDIT_DIR_ENV)
     if env:
         return Path(env)
-    from ..config import parameters_dir
-    return parameters_dir().resolve().parent / ".audit"
+    from ..config import project_root
+    return project_root() / ".audit"
 
 
 def run_id(explicit: str | None = None) -> str | None:

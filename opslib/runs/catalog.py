@@ -41,8 +41,8 @@ def notebooks_dir() -> Path:
     env = os.environ.get(NOTEBOOKS_ENV)
     if env:
         return Path(env)
-    from ..config import parameters_dir
-    return parameters_dir().resolve().parent / "notebooks"
+    from ..config import project_root
+    return project_root() / "notebooks"
 
 
 @dataclass(frozen=True)

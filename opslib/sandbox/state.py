@@ -18,8 +18,8 @@ def default_dir() -> Path:
     env = os.environ.get(SANDBOX_DIR_ENV)
     if env:
         return Path(env).resolve()
-    from ..config import parameters_dir
-    return (parameters_dir().resolve().parent / ".sandbox").resolve()
+    from ..config import project_root
+    return project_root() / ".sandbox"
 
 
 @dataclass(frozen=True)
