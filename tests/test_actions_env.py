@@ -243,6 +243,8 @@ def snapshot(ops) -> dict:
         for u in idp.list_users(UserPoolId=pool["Id"])["Users"]:
             s[f"cognito/{u['Username']}"] = u["UserStatus"]
     for alarm in ops.client("cloudwatch").describe_alarms()["MetricAlarms"]:
+        if alarm["AlarmName"].startswith("TargetTracking-"):
+            continue   # owned by Application Auto Scaling: a scaling policy change replaces them, as on AWS
         s[f"alarm/{alarm['AlarmName']}"] = (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["ComparisonOperator"])
     s3 = ops.client("s3")
     for bucket in s3.list_buckets()["Buckets"]:
