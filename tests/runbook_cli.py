@@ -60,3 +60,20 @@ def figures(entry: dict) -> list[dict]:
             if fig:
                 out.append(_decode(fig))
     return out
+
+
+def chromium_dom(html_path: str | Path) -> str:
+    """The DOM of an archived HTML file after headless Chromium ran its scripts with the network cut off
+    (``unshare -n``). Skips where Chromium is not installed (.ci/run installs Debian's package)."""
+    import shutil
+
+    import pytest
+    if not shutil.which("chromium") or not shutil.which("unshare"):
+        pytest.skip("needs Debian's chromium and unshare (.ci/run installs chromium)")
+    cmd = ["unshare", "-n", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", "--virtual-time-budget=8000", "--dump-dom",
+           Path(html_path).as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0 and "unshare" in proc.stderr:
+        pytest.skip(f"cannot cut the network off here: {proc.stderr.strip()[:200]}")
+    return proc.stdout

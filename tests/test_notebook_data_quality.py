@@ -113,3 +113,15 @@ def test_duplicates_reports_exactly_the_injected_event_ids(drills):
     assert dup["figures"]["duplicate_ids"] == dup["figures"]["extra_rows"] == 25
     assert entry["by_name"]["quality_score"]["figures"]["uniqueness"] < 1
     assert runs["healthy"]["by_name"]["duplicates"]["figures"]["event_ids"] == []
+
+
+def test_archived_html_draws_the_charts_offline_in_chromium(drills):
+    """The evidence of the faulty run, opened from the archive in headless Chromium with no network:
+    every chart is drawn, the anomalous hour's marker included."""
+    from runbook_cli import chromium_dom, figures
+    runs, _ = drills
+    entry = runs["faulty"]
+    dom = chromium_dom(entry["files"]["html"]["path"])
+    drawn = dom.count('class="main-svg"')
+    assert drawn >= len(figures(entry)) >= 3          # plotly draws one or more svg layers per chart
+    assert 'class="scatterlayer' in dom and "anomal" in dom.lower()
