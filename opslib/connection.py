@@ -31,6 +31,7 @@ class Ops:
     sandbox: SandboxState | None = None
     session: boto3.Session | None = None
     _clients: dict = field(default_factory=dict, repr=False)
+    _identity: dict | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -77,13 +78,13 @@ class Ops:
 
     def caller_identity(self) -> dict:
         """The AWS identity behind these clients (account, ARN), or ``{}`` when it cannot be read."""
-        if "_identity" not in self._clients:
+        if self._identity is None:
             try:
                 ident = self.client("sts").get_caller_identity()
-                self._clients["_identity"] = {"account": ident["Account"], "arn": ident["Arn"]}
+                self._identity = {"account": ident["Account"], "arn": ident["Arn"]}
             except Exception as exc:  # an operator without sts:GetCallerIdentity still runs diagnostics
-                self._clients["_identity"] = {"error": type(exc).__name__}
-        return self._clients["_identity"]
+                self._identity = {"error": type(exc).__name__}
+        return self._identity
 
     # -- SQL -------------------------------------------------------------------------------
     def _url(self, which: str) -> str:
