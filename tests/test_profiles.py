@@ -27,7 +27,12 @@ def test_every_shipped_profile_loads_with_the_runbook_values():
     assert prod.production and prod.aws.primary_region == "us-east-1" and prod.aws.dr_region == "us-west-2"
     assert {s.name for s in prod.services} == {"ingestion-api", "stream-processor", "event-validator",
                                               "real-time-aggregator", "batch-processor", "data-api"}
-    assert load_profile("dr").aws.primary_region == "us-west-2"
+    dr = load_profile("dr")
+    assert dr.aws.primary_region == "us-west-2" and dr.kinesis.stream == "user-events-dr"
+    # metrics merged over the common catalog read the DR side's resources
+    assert dr.metrics["iterator_age_ms"].dimensions == {"StreamName": "user-events-dr"}
+    assert dr.metrics["ecs_cpu"].dimensions == {"ClusterName": "dr-cluster", "ServiceName": "ingestion-api"}
+    assert dr.metrics["iterator_age_ms"].name == "GetRecords.IteratorAgeMilliseconds"
 
 
 def _write(tmp_path, data: dict, name: str = "custom.yaml"):
