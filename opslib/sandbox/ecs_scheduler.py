@@ -18,6 +18,7 @@ state) needs only :meth:`EcsScheduler.pause` and :meth:`EcsScheduler.resume`.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -27,7 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
-from moto.ec2.utils import random_private_ip
 from moto.ecs.exceptions import InvalidParameterException, TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
@@ -672,10 +672,27 @@ def _address_in_subnet(ctx: _TickContext, task: Task) -> None:
         eni = ctx.ec2.enis.get(details["networkInterfaceId"]["value"])
         if eni is None or eni.subnet is None:
             continue
-        ip = random_private_ip(eni.subnet.cidr_block)
+        ip = _free_address(ctx, eni)
         eni.private_ip_address = ip
         eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": ip}]
         details["privateIPv4Address"]["value"] = ip
+
+
+def _free_address(ctx: _TickContext, eni: Any) -> str:
+    """The subnet's next address that no other interface holds, handed out in turn like AWS (a random
+    pick collided now and then, and reusing a stopped task's address at once would merge its draining
+    target with the new task's)."""
+    network = ipaddress.ip_network(eni.subnet.cidr_block)
+    usable = network.num_addresses - 5          # AWS reserves the first four and the last address
+    taken = {other.private_ip_address for other in ctx.ec2.enis.values() if other is not eni}
+    start = getattr(eni.subnet, "_opslib_next_host", 0)
+    for k in range(usable):
+        offset = (start + k) % usable
+        host = str(network.network_address + 4 + offset)
+        if host not in taken:
+            eni.subnet._opslib_next_host = offset + 1
+            return host
+    raise SandboxError(f"subnet {eni.subnet.id} ({network}) has no free address for another task")
 
 
 def _availability_zone(ctx: _TickContext, task: Task) -> str:
