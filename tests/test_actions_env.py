@@ -25,7 +25,6 @@ from opslib.config import parameters_dir
 from opslib.sandbox.state import SandboxState
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _free_port() -> int:
@@ -53,12 +52,16 @@ def act_moto():
 
 
 @pytest.fixture(scope="session")
-def act_pg():
+def act_pg(sandbox):
+    """A scratch database on the machine's PostgreSQL when .ci/run provides it (OPSLIB_TEST_PG_URL), else
+    on the session sandbox's embedded server, so these tests need no server installed."""
+    server = sa.make_url(os.environ.get("OPSLIB_TEST_PG_URL") or sandbox.database_url)
     name = f"opslib_actions_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server.set(drivername="postgresql+psycopg", database="postgres"),
+                             isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    url = server.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     yield url
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
