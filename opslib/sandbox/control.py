@@ -45,8 +45,9 @@ def running(directory: Path | None = None) -> SandboxState | None:
 
 
 def up(directory: Path | None = None, *, seed: int = DEFAULT_SEED, now: datetime | None = None,
-       events: int = DEFAULT_EVENTS, profile: str = "sandbox", timeout: float = 600) -> SandboxState:
-    """Start the sandbox in the background (or return the running one) and wait until it is ready."""
+       events: int = DEFAULT_EVENTS, profile: str = "sandbox", timeout: float | None = None) -> SandboxState:
+    """Start the sandbox in the background (or return the running one) and wait until it is ready
+    (by default 5 minutes plus 1 s per 100,000 events: 100 million take many minutes to build)."""
     if not 1_000 <= events <= MAX_EVENTS:
         raise ParameterError("events", events, f"an integer from 1000 to {MAX_EVENTS:,}")
     directory = Path(directory or default_dir())
@@ -61,6 +62,7 @@ def up(directory: Path | None = None, *, seed: int = DEFAULT_SEED, now: datetime
         [sys.executable, "-m", "opslib.sandbox.daemon", "--dir", str(directory), "--seed", str(seed),
          "--now", now.isoformat(), "--events", str(events), "--profile", profile],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    timeout = timeout if timeout is not None else 300 + events / 100_000
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -84,6 +86,7 @@ def down(directory: Path | None = None, timeout: float = 30) -> bool:
         _call(state, "POST", "/shutdown", timeout=10)
     except SandboxError:
         pass   # not answering: fall through to the signal
+    timeout = timeout if timeout is not None else 300 + events / 100_000
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(state.pid):
         time.sleep(0.2)
