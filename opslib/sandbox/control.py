@@ -86,7 +86,6 @@ def down(directory: Path | None = None, timeout: float = 30) -> bool:
         _call(state, "POST", "/shutdown", timeout=10)
     except SandboxError:
         pass   # not answering: fall through to the signal
-    timeout = timeout if timeout is not None else 300 + events / 100_000
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(state.pid):
         time.sleep(0.2)
