@@ -113,8 +113,15 @@ def inject(scenario: str, directory: Path | None = None) -> dict:
     from .faults import SCENARIOS
     if scenario not in SCENARIOS:   # checked here too, before any call
         raise ParameterError("scenario", scenario, ", ".join(SCENARIOS))
-    return _call(read_state(directory), "POST", f"/inject/{scenario}")
+    state = read_state(directory)
+    return _call(state, "POST", f"/inject/{scenario}", timeout=_slow(state))
 
 
 def reset(directory: Path | None = None) -> dict:
-    return _call(read_state(directory), "POST", "/reset")
+    state = read_state(directory)
+    return _call(state, "POST", "/reset", timeout=_slow(state))
+
+
+def _slow(state: SandboxState) -> float:
+    """How long a reset or a data fault may take: the warehouse is rebuilt or rewritten."""
+    return 120 + state.size / 100_000
