@@ -51,10 +51,11 @@ def act_moto():
     proc.wait(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def act_pg(sandbox):
     """A scratch database on the machine's PostgreSQL when .ci/run provides it (OPSLIB_TEST_PG_URL), else
-    on the session sandbox's embedded server, so these tests need no server installed."""
+    on the session sandbox's embedded server, so these tests need no server installed. Dropped (with its
+    connections) after each module, so later tests see the server's connections as they were."""
     server = sa.make_url(os.environ.get("OPSLIB_TEST_PG_URL") or sandbox.database_url)
     name = f"opslib_actions_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(server.set(drivername="postgresql+psycopg", database="postgres"),
