@@ -79,7 +79,7 @@ def daily_activity(engine: sa.Engine, *, days: int = 14, now: datetime) -> pd.Da
 
 def latest_quality_score(ops: Any, archive: str) -> float | None:
     """The data quality score recorded by the newest archived data-quality run, or None."""
-    from .runs.archive import open_archive
-    from .runs.manifest import latest_figure
+    from .runner.archive import open_archive
+    from .runner.manifest import latest_figure
     entries = open_archive(archive, s3_client=ops.client("s3") if archive.startswith("s3://") else None).manifest()
     return latest_figure(entries, notebook="data-quality", figure="quality_score")

@@ -322,8 +322,8 @@ def weekly_task_checks(frame: pd.DataFrame, *, due_days: float = 7) -> list[Chec
 def archive_entries(archive: str, ops=None) -> list[dict]:
     """The manifest entries of the run archive at ``archive`` (a folder, or ``s3://`` read with ``ops``'s
     S3 client); none when it does not exist yet."""
-    from .runs.archive import open_archive
-    from .runs.manifest import filter_entries
+    from .runner.archive import open_archive
+    from .runner.manifest import filter_entries
     s3 = ops.client("s3") if ops is not None and str(archive).startswith("s3://") else None
     return filter_entries(open_archive(archive, s3_client=s3).manifest())
 

@@ -6,7 +6,7 @@
 It makes plotly store each figure as its JSON only (MIME ``application/vnd.plotly.v1+json``, a
 few KB) instead of the ``notebook`` renderer's copy of plotly.js per output (about 4.6 MB).
 JupyterLab draws that MIME type with the jupyterlab-plotly extension shipped with plotly; the run
-archive's HTML export (:mod:`opslib.runs.html`) draws it with one inline copy of plotly.js.
+archive's HTML export (:mod:`opslib.runner.html`) draws it with one inline copy of plotly.js.
 
 It returns the profile the notebook should use: the parameters cell's value, except inside
 ``runbook lab``, which sets $OPSLIB_LAB_PROFILE so kernels follow the profile JupyterLab was

@@ -22,7 +22,7 @@ from opslib import certificates, maintenance
 from opslib.actions import apply
 from opslib.actions.sql import plan_create_index, plan_vacuum
 from opslib.config import Profile, load_profile
-from opslib.runs.archive import LocalArchive
+from opslib.runner.archive import LocalArchive
 from opslib.sandbox import sql
 from opslib.sandbox.seed_aws import self_signed_certificate
 

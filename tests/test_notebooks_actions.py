@@ -10,7 +10,7 @@ from test_actions_env import snapshot
 
 from opslib.actions import AuditLog
 from opslib.alerts import alarm_definition
-from opslib.runs.catalog import discover
+from opslib.runner.catalog import discover
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import pytest
 
 from opslib.errors import EvidenceError
 from opslib.findings import read_findings
-from opslib.runs.archive import LocalArchive
+from opslib.runner.archive import LocalArchive
 
 TOYS = Path(__file__).parent / "notebooks"
 pytestmark = pytest.mark.slow

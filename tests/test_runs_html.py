@@ -11,10 +11,10 @@ import pytest
 
 from runbook_cli import chromium_dom
 
-from opslib.runs.archive import LocalArchive
-from opslib.runs.catalog import resolve
-from opslib.runs.execute import run_notebook
-from opslib.runs.html import PLOTLY_MIME
+from opslib.runner.archive import LocalArchive
+from opslib.runner.catalog import resolve
+from opslib.runner.execute import run_notebook
+from opslib.runner.html import PLOTLY_MIME
 
 TOYS = Path(__file__).parent / "notebooks"
 PLOTLYJS_MARKER = "plotly.js v"          # the banner at the top of the bundled plotly.min.js

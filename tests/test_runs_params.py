@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from opslib.errors import ParameterError
-from opslib.runs.catalog import discover, resolve
-from opslib.runs.params import load_parameter_file, parse_assignments, validate_parameters
+from opslib.runner.catalog import discover, resolve
+from opslib.runner.params import load_parameter_file, parse_assignments, validate_parameters
 
 TOYS = Path(__file__).parent / "notebooks"
 

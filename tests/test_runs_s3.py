@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from opslib.errors import EvidenceError
-from opslib.runs.archive import S3Archive, open_archive
-from opslib.runs.catalog import resolve
-from opslib.runs.execute import run_notebook
-from opslib.runs.verify import verify_entries
+from opslib.runner.archive import S3Archive, open_archive
+from opslib.runner.catalog import resolve
+from opslib.runner.execute import run_notebook
+from opslib.runner.verify import verify_entries
 
 TOYS = Path(__file__).parent / "notebooks"
 BUCKET = "runbook-evidence"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import nbformat
 
-from opslib.runs.scrub import REDACTED, Scrubber, scrubber, secrets_in
+from opslib.runner.scrub import REDACTED, Scrubber, scrubber, secrets_in
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 ENV = {"AWS_ACCESS_KEY_ID": "AKIAZZZZ7EXAMPLEKEY1", "AWS_SECRET_ACCESS_KEY": SECRET,

@@ -28,7 +28,7 @@ def _utcnow() -> datetime:
 
 
 def _archive(target: str | None, profile: str):
-    from ..runs.archive import open_archive
+    from ..runner.archive import open_archive
     target = target or os.environ.get("OPSLIB_ARCHIVE")
     if target and str(target).startswith("s3://"):
         from ..connection import connect
@@ -51,12 +51,12 @@ def _run_one(notebook: str, profile: str, pairs: tuple, param_file: str | None, 
              archive_target: str | None, as_json: bool, notify_targets: tuple, job: str | None,
              timeout: float | None) -> int:
     from ..notify import endpoints, notify
-    from ..runs import context
-    from ..runs.catalog import resolve
-    from ..runs.execute import run_notebook, summary
-    from ..runs.manifest import filter_entries
-    from ..runs.params import load_parameter_file, parse_assignments, validate_parameters
-    from ..runs.scrub import scrubber
+    from ..runner import context
+    from ..runner.catalog import resolve
+    from ..runner.execute import run_notebook, summary
+    from ..runner.manifest import filter_entries
+    from ..runner.params import load_parameter_file, parse_assignments, validate_parameters
+    from ..runner.scrub import scrubber
 
     prof = load_profile(profile)                                   # ProfileError -> exit 2
     info = resolve(notebook)                                       # ParameterError -> exit 2
@@ -98,7 +98,7 @@ def _run_one(notebook: str, profile: str, pairs: tuple, param_file: str | None, 
 
 def _run_all(profile: str, incident: str | None, archive_target: str | None, as_json: bool, jobs: int,
              timeout: float | None) -> int:
-    from ..runs.catalog import discover
+    from ..runner.catalog import discover
     load_profile(profile)
     notebooks = [n for n in discover() if n.read_only]
     if not notebooks:
@@ -169,7 +169,7 @@ def _register_run(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def list_command(as_json):
         """The runbook notebooks with their parameters, defaults and purpose."""
-        from ..runs.catalog import discover, notebooks_dir
+        from ..runner.catalog import discover, notebooks_dir
         notebooks = discover()
         if as_json:
             click.echo(json.dumps([{"name": n.name, "path": str(n.path), "read_only": n.read_only,
@@ -207,7 +207,7 @@ def _register_runs(group: click.Group) -> None:
     @profile_opt
     def runs_list(incident, notebook, since, status, as_json, archive_target, profile):
         """Runs in the manifest, oldest first."""
-        from ..runs.manifest import filter_entries, summary_line
+        from ..runner.manifest import filter_entries, summary_line
         when = None
         if since:
             try:
@@ -231,7 +231,7 @@ def _register_runs(group: click.Group) -> None:
     @profile_opt
     def runs_show(run_id, as_json, archive_target, profile):
         """One run's manifest entry (RUN_ID or a unique prefix)."""
-        from ..runs.manifest import entry_text, find_entry
+        from ..runner.manifest import entry_text, find_entry
         entry = find_entry(_archive(archive_target, profile).manifest(), run_id)
         if entry is None:
             raise ParameterError("RUN_ID", run_id, "the id (or a unique prefix) of a run in the manifest")
@@ -244,8 +244,8 @@ def _register_runs(group: click.Group) -> None:
     @profile_opt
     def runs_verify(run_id, archive_target, profile):
         """Recompute the sha256 of archived files; exit 1 if any changed or is missing."""
-        from ..runs.manifest import find_entry
-        from ..runs.verify import verify_entries
+        from ..runner.manifest import find_entry
+        from ..runner.verify import verify_entries
         archive = _archive(archive_target, profile)
         entries = list(archive.manifest())
         if run_id:
@@ -271,7 +271,7 @@ def _register_schedule(group: click.Group) -> None:
     workdir_opt = click.option("--workdir", default=lambda: os.getcwd(), help="directory jobs run in [default: here]")
 
     def _load(path):
-        from ..runs.catalog import notebooks_dir
+        from ..runner.catalog import notebooks_dir
         from ..schedules import load_schedules
         schedules = load_schedules(path)
         known = {p.stem for p in notebooks_dir().glob("*.ipynb")}
@@ -311,7 +311,7 @@ def _register_lab(group: click.Group) -> None:
     def lab_command(profile, port, dry_run):
         """Start the sandbox (sandbox profiles) and JupyterLab on the notebooks, kernels on PROFILE."""
         from ..connection import SANDBOX
-        from ..runs.catalog import notebooks_dir
+        from ..runner.catalog import notebooks_dir
         prof = load_profile(profile)
         env = dict(os.environ, OPSLIB_PROFILE=profile, **{LAB_PROFILE_ENV: profile})
         cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}", f"--port={port}"]

@@ -104,7 +104,7 @@ def _describe(frame: pd.DataFrame, hour) -> str:
     prev = row.get("prev_hour_count")
     return (f"{hour:%Y-%m-%d %H:00} {int(row['event_count'])} events"
             + ("" if prev is None or pd.isna(prev) else f" (previous hour {prev:.0f})")
-            + f", runbook's 50% rule: fewer than the needed weeks of history")
+            + ", runbook's 50% rule: fewer than the needed weeks of history")
 
 
 def completeness_check(frame: pd.DataFrame, *, min_weeks: int) -> Check:
