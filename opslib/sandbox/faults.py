@@ -9,9 +9,11 @@ import dataclasses
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from ..alerts import alarm_name
+from ..aws.cloudwatch import metric_frame
 from ..errors import ParameterError
 from . import metric_history, seed_aws, sql
 
@@ -24,7 +26,7 @@ class Scenario:
 
 
 def _alarm(sb: Any, rule_name: str, reason: str) -> None:
-    name = f"pipeline-{rule_name.lower().replace(' ', '-')}"
+    name = alarm_name(next(r for r in sb.profile.alerts if r.name == rule_name))
     cw = sb.client("cloudwatch")
     if cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
         cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
@@ -41,13 +43,9 @@ def _log(sb: Any, group: str, messages: list[str], minutes: int, every_seconds: 
 
 def _requests_per_minute(sb: Any, minutes: int) -> list[float]:
     """The seeded request counts of the last ``minutes`` (oldest first), to derive error counts from."""
-    m = sb.profile.metrics["requests"]
-    cw = sb.client("cloudwatch")
-    resp = cw.get_metric_statistics(
-        Namespace=m.namespace, MetricName=m.name, Dimensions=[{"Name": k, "Value": v} for k, v in m.dimensions.items()],
-        StartTime=sb.now - timedelta(minutes=minutes), EndTime=sb.now, Period=60, Statistics=["Sum"])
-    points = sorted(resp["Datapoints"], key=lambda d: d["Timestamp"])
-    values = [p["Sum"] for p in points]
+    frame = metric_frame(sb.client("cloudwatch"), {"requests": sb.profile.metrics["requests"]},
+                         sb.now - timedelta(minutes=minutes), sb.now, 60, stats={"requests": "Sum"})
+    values = frame["requests"].dropna().tolist()
     return values or [1000.0] * minutes
 
 
@@ -247,8 +245,7 @@ def connection_exhaustion(sb: Any) -> dict:
     return {"connections": result}
 
 
-def _utc(dt):
-    from datetime import timezone
+def _utc(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 

@@ -10,7 +10,7 @@ import io
 import json
 import random
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import synthetic_records
@@ -25,7 +25,6 @@ DR_DESIRED = 1                   # warm standby; the failover scales it up
 def seed(sb: Any) -> None:
     """Create every resource the runbook names (idempotent only across a moto reset)."""
     rng = random.Random(sb.config.seed)
-    p = sb.profile
     net = {}
     for which in ("primary", "dr"):
         net[which] = _network(sb, which)
@@ -47,7 +46,6 @@ def seed(sb: Any) -> None:
     _emr(sb)
     from . import cloudtrail   # written alongside: CloudTrail trail, events and S3 logs
     cloudtrail.seed(sb)
-    del p
 
 
 # -- network and load balancers -------------------------------------------------------------------
@@ -467,7 +465,3 @@ def _emr(sb: Any) -> None:
                                             {"Name": "core", "InstanceRole": "CORE", "InstanceType": "m5.xlarge",
                                              "InstanceCount": 2}],
                          "KeepJobFlowAliveWhenNoSteps": True})
-
-
-def utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
