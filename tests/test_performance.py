@@ -62,7 +62,7 @@ def test_connection_exhaustion_is_found(ops, sandbox):
     metric = performance.db_connections_metric(ops, minutes=30)
     assert len(metric) == 30 and metric.max() <= 40          # the seeded healthy RDS metric
     healthy = performance.connection_usage(ops.database)
-    assert healthy.max_connections == 100 and healthy.in_use < 20
+    assert healthy.max_connections == 100 and healthy.in_use < 20, healthy.by_state.to_string()
     assert performance.connection_check(healthy, metric).status == "ok"
     try:
         held = sql.connection_exhaustion(sandbox)

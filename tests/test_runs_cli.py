@@ -86,6 +86,15 @@ def test_exit_codes_and_manifest_entry(runs, name, code, status):
         assert entry["failing_cell"]["index"] is not None and entry["error"]["ename"]
 
 
+def test_kernels_talk_over_private_unix_sockets(runs):
+    """Eight kernels started together: none on TCP (ipykernel warns when it is), so none races for a port."""
+    _, results = runs
+    errors = {name: err for name, (_, _, err) in results.items() if name != "bad"}
+    assert len(errors) == 7
+    for name, err in errors.items():
+        assert "over TCP" not in err and "Address already in use" not in err, f"{name}: {err[-500:]}"
+
+
 def test_failing_cell_and_error_are_recorded(runs):
     _, results = runs
     raised = json.loads(results["raise"][1])

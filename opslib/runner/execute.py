@@ -18,6 +18,7 @@ import nbformat
 import papermill
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 from .. import __version__
 from ..findings import overall_status, read_findings
@@ -68,19 +69,30 @@ def failing_cell(nb: dict) -> dict | None:
     return {"index": index, "execution_count": cell.get("execution_count"), "source": _source_head(cell)}
 
 
+def kernel_config(socket_dir: Path) -> Config:
+    """The kernel talks over Unix sockets in ``socket_dir`` (private to the run) instead of TCP on loopback:
+    nothing else on the host can listen in, and concurrent runs cannot race for the same free port (TCP
+    ports are picked, released, then bound by the kernel: two kernels starting together may collide)."""
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
+
+
 def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: float,
              kernel_name: str) -> tuple[str | None, dict | None]:
     """Run papermill; returns (abnormal status or None, error)."""
     try:
         papermill.execute_notebook(str(info.path), str(output), parameters=parameters, kernel_name=kernel_name,
                                    progress_bar=False, log_output=False, execution_timeout=timeout,
-                                   cwd=str(info.path.parent))
+                                   cwd=str(info.path.parent), config=kernel_config(output.parent))
     except PapermillExecutionError as exc:
         return "error", {"ename": exc.ename, "evalue": exc.evalue}
     except DeadKernelError as exc:
         return "died", {"ename": "DeadKernelError", "evalue": str(exc) or "the kernel died"}
     except (CellTimeoutError, TimeoutError) as exc:
         return "timeout", {"ename": type(exc).__name__, "evalue": f"a cell ran longer than {timeout:g}s"}
+    except RuntimeError as exc:       # jupyter_client: "Kernel didn't respond in 60 seconds"
+        if "kernel" not in str(exc).lower():
+            raise
+        return "died", {"ename": "KernelStartError", "evalue": str(exc)}
     return None, None
 
 
