@@ -97,7 +97,15 @@ def _deploy_new_revision(sb: Any, service: str) -> str:
     arn = new["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster=sb.profile.ecs.cluster, service=service, taskDefinition=arn)
     sb.scheduler.settle()
+    _backdate_deployment(sb, service, arn, sb.now - timedelta(minutes=20, seconds=30))
     return arn.rsplit("/", 1)[-1]
+
+
+def _backdate_deployment(sb: Any, service: str, td_arn: str, when: datetime) -> None:
+    """Stamp the deployment of ``td_arn`` with ``when``: the scheduler's clock runs on from the frozen
+    ``sb.now``, so without this the deployment would look younger than the errors it caused."""
+    svc = sb.backend("ecs").services[f"{sb.profile.ecs.cluster}:{service}"]
+    svc.deployments = [{**d, "createdAt": when} if d.get("taskDefinition") == td_arn else d for d in svc.deployments]
 
 
 def stream_backup(sb: Any) -> dict:
