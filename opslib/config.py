@@ -115,6 +115,19 @@ class SecuritySettings(_Strict):
     waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
     cognito_user_pool: str
     cloudtrail_trail: str
+    trusted_cidrs: list[str] = Field(
+        [], description="source IP ranges expected in CloudTrail (offices, CI, VPCs); other IPs are suspicious")
+
+    @field_validator("trusted_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        import ipaddress
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"security.trusted_cidrs: {cidr!r} is not an IP address or CIDR") from exc
+        return v
 
 
 class Database(_Strict):
@@ -189,6 +202,23 @@ class Escalation(_Strict):
     to: list[str]
 
 
+class Contact(_Strict):
+    """One entry of the runbook's Contact Information (how to reach a person, rota, vendor or team)."""
+    name: str
+    role: str | None = None
+    via: str | None = Field(None, description="where to look them up, e.g. 'PagerDuty'")
+    phone: str | None = None
+    email: str | None = None
+    url: str | None = None
+
+
+class Contacts(_Strict):
+    on_call: list[Contact] = []
+    manager: list[Contact] = []
+    vendors: list[Contact] = []
+    teams: list[Contact] = []
+
+
 class Profile(_Strict):
     name: str
     environment: Literal["sandbox", "staging", "production", "dr"]
@@ -211,6 +241,7 @@ class Profile(_Strict):
     alerts: list[AlertRule]
     severity_levels: list[SeverityLevel]
     escalation: list[Escalation]
+    contacts: Contacts = Contacts()
     notify: dict[str, str] = Field({}, description="target name -> URL (may be ${ENV_VAR})")
     source: str | None = Field(None, description="where this profile was loaded from (set by the loader)")
 
