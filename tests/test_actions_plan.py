@@ -75,3 +75,11 @@ def test_confirmation_must_name_every_resource_and_nothing_else():
         with pytest.raises(ActionRefused) as info:
             check_confirmation(plan, bad)
         assert "ingestion-api, stream-processor" in info.value.reason
+
+
+def test_an_empty_plan_needs_no_confirmation_and_refuses_a_stray_one_clearly():
+    empty = Plan("nothing", [])
+    check_confirmation(empty, None)
+    with pytest.raises(ActionRefused) as info:
+        check_confirmation(empty, "ingestion-api")
+    assert "not in this plan: ingestion-api" in info.value.reason and "leave confirm empty" in info.value.reason

@@ -119,5 +119,6 @@ def check_confirmation(plan: "Plan", confirm: "str | list[str] | None") -> None:
         missing, extra = sorted(needed - names), sorted(names - needed)
         detail = "; ".join(filter(None, [f"not confirmed: {', '.join(missing)}" if missing else "",
                                           f"not in this plan: {', '.join(extra)}" if extra else ""]))
+        example = f", e.g. confirm={plan.targets[0]!r}" if plan.targets else " (none: leave confirm empty)"
         raise ActionRefused(f"production profile: the confirmation must name the resource(s) this plan changes "
-                            f"({', '.join(plan.targets)}), e.g. confirm={plan.targets[0]!r}; {detail}")
+                            f"({', '.join(plan.targets)}){example}; {detail}")

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _engine(ops: "Ops", which: str) -> sa.Engine:
+def _engine(ops: "Ops", which: str, *, write: bool = True) -> sa.Engine:
+    """The engine for ``which``; reads of the DuckDB warehouse stay read-only, so planning never takes
+    the write lock other runs would collide with."""
     if which == "warehouse":
-        return ops.warehouse_for_writing()
+        return ops.warehouse_for_writing() if write else ops.warehouse
     return ops.database
 
 
@@ -133,7 +135,7 @@ def _count(conn: sa.Connection, engine: sa.Engine, change: Change) -> int:
 
 
 def _read_delete(ops: "Ops", change: Change) -> int:
-    engine = _engine(ops, change.params["database"])
+    engine = _engine(ops, change.params["database"], write=False)
     with engine.connect() as conn:
         return _count(conn, engine, change)
 
@@ -164,7 +166,7 @@ def plan_delete(ops: "Ops", table: str, where: str, bind: dict[str, Any] | None 
     """``DELETE FROM table WHERE where`` (bound parameters in ``bind``), counted first; refused above ``max_rows``.
 
     Use a bound cut-off (``event_timestamp < :cutoff``), not ``NOW()``, so the plan and the delete agree."""
-    engine = _engine(ops, database)
+    engine = _engine(ops, database, write=False)
     if not where.strip():
         raise ParameterError("where", where, "a condition (deleting a whole table is not an action)")
     bind = dict(bind or {})

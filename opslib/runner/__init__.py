@@ -3,7 +3,6 @@ the manifest, offline HTML, credential scrubbing and verification. See :mod:`.ca
 conventions a runbook notebook follows and :mod:`.manifest` for the exit codes."""
 from .archive import Archive, LocalArchive, S3Archive, open_archive, run_stem
 from .catalog import NotebookInfo, discover, notebook_info, notebooks_dir, resolve
-from .execute import run_notebook
 from .manifest import EXIT_CODES, RunEntry, filter_entries, find_entry
 from .params import notebook_parameters, validate_parameters
 from .scrub import Scrubber, scrubber
@@ -13,3 +12,12 @@ __all__ = ["Archive", "LocalArchive", "S3Archive", "open_archive", "run_stem", "
            "notebook_info", "notebooks_dir", "resolve", "run_notebook", "EXIT_CODES", "RunEntry", "filter_entries",
            "find_entry", "notebook_parameters", "validate_parameters", "Scrubber", "scrubber", "FileCheck",
            "verify_entries"]
+
+
+def __getattr__(name: str):
+    """``run_notebook`` imports papermill and nbconvert: only when it is used, so reading the archive
+    (``runbook runs``, ``runbook incident``) starts fast."""
+    if name == "run_notebook":
+        from .execute import run_notebook
+        return run_notebook
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
