@@ -65,3 +65,14 @@ def test_catalog_reads_metadata_and_resolves_short_names():
     assert resolve("warn", TOYS).path == (TOYS / "warn.ipynb").resolve()
     with pytest.raises(ParameterError, match="chart, die"):
         resolve("nope", TOYS)
+
+
+def test_dates_stay_text_as_typed(params, tmp_path):
+    """YAML would read 2026-11-23 as a date, which a notebook cannot receive (nbformat cannot store it)."""
+    raw = {"hours": "[2026-11-23, 3]"}
+    assert validate_parameters(params, raw, from_text=raw) == {"hours": ["2026-11-23", 3]}
+    f = tmp_path / "p.yaml"
+    f.write_text("label: 2026-11-23T10:00:00\nhours: [2026-11-23]\n")
+    values = load_parameter_file(f)
+    assert values == {"label": "2026-11-23T10:00:00", "hours": ["2026-11-23"]}
+    assert validate_parameters(params, values) == values

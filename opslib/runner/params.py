@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -86,9 +87,21 @@ def _from_text(p: NotebookParameter, raw: str) -> Any:
         return int(raw.strip())
     if kind == "float":
         return float(raw.strip())
-    value = yaml.safe_load(raw)
+    value = _dates_as_text(yaml.safe_load(raw))
     if kind in ("list", "dict"):
         return _check_typed(p, value)
+    return value
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads ``2026-11-23`` as a date; a notebook receives parameters as literals (and nbformat
+    cannot store a date), so dates stay ISO strings, as typed."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
     return value
 
 
@@ -151,4 +164,4 @@ def load_parameter_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ParameterError("-f", str(path), "a YAML mapping of name: value")
-    return data
+    return _dates_as_text(data)
