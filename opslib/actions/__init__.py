@@ -2,13 +2,13 @@
 default, confirmation in production, guard rails, stepwise, audited, undoable).
 
 Planners live in one module per kind of change (``ecs``, ``kinesis``, ``lambda_``, ``route53``, ``rds``,
-``secrets``, ``iam``, ``waf``, ``cognito``, ``s3``, ``sql``, ``cloudwatch``, ``redshift``); they read live values and change nothing."""
+``secrets``, ``iam``, ``waf``, ``cognito``, ``s3``, ``sql``, ``cloudwatch``, ``redshift``, ``dynamodb``, ``backfill``); they read live values and change nothing."""
 from .apply import ApplyResult, apply
 from .audit import AuditLog, AuditRecord, Operator
 from .plan import Change, Check, Plan
 from .undo import find_record, plan_undo
 
-_MODULES = ("ecs", "kinesis", "lambda_", "route53", "rds", "secrets", "iam", "waf", "cognito", "s3", "sql", "cloudwatch", "redshift")
+_MODULES = ("ecs", "kinesis", "lambda_", "route53", "rds", "secrets", "iam", "waf", "cognito", "s3", "sql", "cloudwatch", "redshift", "dynamodb", "backfill")
 
 
 def _load_all() -> None:

@@ -148,6 +148,7 @@ def generate(profile: Profile, seed: int, now: datetime) -> list[Series]:
         else:
             log.debug("metric %s has no generator in the sandbox history; skipped", key)
     out.extend(_dr_series(profile, seed, now, times))
+    out.extend(_replica_lag_series(profile, seed, now, times))
     return out
 
 
@@ -177,6 +178,14 @@ def _dr_series(profile: Profile, seed: int, now: datetime, times: list) -> list[
         Series("dr:requests", "dr", "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": DR_LOAD_BALANCER},
                "Count", times, rng.poisson(60, n).astype(float).tolist()),
     ]
+
+
+def _replica_lag_series(profile: Profile, seed: int, now: datetime, times: list) -> list[Series]:
+    """RDS publishes ``ReplicaLag`` (seconds) for every read replica; moto does not: a healthy lag of ~1-3 s."""
+    rng = _rng(seed, now, "replica_lag")
+    lag = np.round(np.clip(rng.lognormal(np.log(1.5), 0.4, len(times)), 0.3, 8.0), 2)
+    return [Series("rds:replica_lag", "primary", "AWS/RDS", "ReplicaLag",
+                   {"DBInstanceIdentifier": profile.rds.replica}, "Seconds", times, lag.tolist())]
 
 
 # -- writing into moto --------------------------------------------------------------------------
