@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from opslib.sandbox.seed_aws import PRIMARY_SHARDS
+
 
 def test_clients_talk_http_to_the_sandbox(ops, sandbox):
     assert ops.endpoint_url.startswith("http://127.0.0.1:")
@@ -34,7 +36,7 @@ def test_ecs_clusters_services_and_task_definitions(ops):
 def test_kinesis_streams_records_and_consumer(ops):
     k = ops.client("kinesis")
     summary = k.describe_stream_summary(StreamName="user-events-prod")["StreamDescriptionSummary"]
-    assert summary["OpenShardCount"] == 4 and summary["StreamStatus"] == "ACTIVE"
+    assert summary["OpenShardCount"] == PRIMARY_SHARDS == 128 and summary["StreamStatus"] == "ACTIVE"
     consumers = k.list_stream_consumers(StreamARN=summary["StreamARN"])["Consumers"]
     assert [c["ConsumerName"] for c in consumers] == ["stream-processor"]
     shard = k.list_shards(StreamName="user-events-prod")["Shards"][0]["ShardId"]
@@ -57,7 +59,7 @@ def test_lambda_versions_and_alias(ops):
 def test_dynamodb_checkpoints_and_backups(ops, sandbox):
     ddb = ops.client("dynamodb")
     items = ddb.scan(TableName="kinesis-checkpoints")["Items"]
-    assert {i["ShardId"]["S"] for i in items} == {f"shardId-00000000000{n}" for n in range(4)}
+    assert {i["ShardId"]["S"] for i in items} == {f"shardId-{n:012d}" for n in range(128)}
     backups = ddb.list_backups(TableName="real-time-events")["BackupSummaries"]
     assert len(backups) == 3
     newest = max(b["BackupCreationDateTime"] for b in backups)

@@ -30,11 +30,12 @@ def seed(sb: Any) -> None:
         net[which] = _network(sb, which)
     roles = _iam(sb)
     _s3(sb, rng)
+    checkpoints = {}
     for which in ("primary", "dr"):
         _load_balancers(sb, which, net[which])
         _ecs(sb, which, net[which])
-        _kinesis(sb, which, rng)
-    _dynamodb(sb, rng)
+        checkpoints[which] = _kinesis(sb, which, rng)
+    _dynamodb(sb, rng, checkpoints["primary"])
     _lambda(sb, roles["lambda"])
     _route53(sb)
     _rds(sb)
@@ -154,56 +155,45 @@ def _ecs(sb: Any, which: str, net: dict) -> None:
 
 
 # -- Kinesis and DynamoDB ----------------------------------------------------------------------------
-def _kinesis(sb: Any, which: str, rng: random.Random) -> None:
+# The seeded traffic (about 50,000 events/s on average, 79,000 at the daily peak, as the runbook's 4.3
+# billion a day) needs at least 79 shards at 1,000 records/s each: 128 keep the peak near 60% of the limit.
+PRIMARY_SHARDS = 128
+
+
+def _kinesis(sb: Any, which: str, rng: random.Random) -> dict[str, str]:
+    """The stream with records; returns the last sequence number of every shard (what a caught-up
+    consumer checkpoints), from the PutRecords answers (a shard without records: its starting number)."""
     kinesis = sb.client("kinesis", which)
     stream = sb.profile.kinesis.stream if which == "primary" else sb.profile.kinesis.dr_stream
-    shards = 4 if which == "primary" else 2
+    shards = PRIMARY_SHARDS if which == "primary" else 2
     kinesis.create_stream(StreamName=stream, ShardCount=shards)
     kinesis.increase_stream_retention_period(StreamName=stream, RetentionPeriodHours=48)
     arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
     if which == "primary":
         kinesis.start_stream_encryption(StreamName=stream, EncryptionType="KMS", KeyId="alias/aws/kinesis")
         kinesis.register_stream_consumer(StreamARN=arn, ConsumerName=sb.profile.kinesis.consumer)
-        records = synthetic_records.events(rng, sb.now, count=1200)
-        for i in range(0, len(records), 500):
-            kinesis.put_records(StreamName=stream, Records=[
-                {"Data": json.dumps(r).encode(), "PartitionKey": r["user_id"]} for r in records[i:i + 500]])
-    else:
-        records = synthetic_records.events(rng, sb.now, count=100)
-        kinesis.put_records(StreamName=stream, Records=[
-            {"Data": json.dumps(r).encode(), "PartitionKey": r["user_id"]} for r in records])
+    records = synthetic_records.events(rng, sb.now, count=1200 if which == "primary" else 100)
+    latest = {s["ShardId"]: s["SequenceNumberRange"]["StartingSequenceNumber"]
+              for page in kinesis.get_paginator("list_shards").paginate(StreamName=stream) for s in page["Shards"]}
+    for i in range(0, len(records), 500):
+        answer = kinesis.put_records(StreamName=stream, Records=[
+            {"Data": json.dumps(r).encode(), "PartitionKey": r["user_id"]} for r in records[i:i + 500]])
+        latest.update((r["ShardId"], r["SequenceNumber"]) for r in answer["Records"])   # in put order
+    return latest
 
 
-def latest_sequence_numbers(sb: Any, stream: str, which: str = "primary") -> dict[str, str]:
-    """The last sequence number of every shard of ``stream`` (what a caught-up consumer checkpoints)."""
-    kinesis = sb.client("kinesis", which)
-    out = {}
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        last = None
-        while it:
-            resp = kinesis.get_records(ShardIterator=it, Limit=10000)
-            if resp["Records"]:
-                last = resp["Records"][-1]["SequenceNumber"]
-            if not resp["Records"] or resp.get("MillisBehindLatest", 0) == 0:
-                break
-            it = resp.get("NextShardIterator")
-        out[shard["ShardId"]] = last or shard["SequenceNumberRange"]["StartingSequenceNumber"]
-    return out
-
-
-def _dynamodb(sb: Any, rng: random.Random) -> None:
+def _dynamodb(sb: Any, rng: random.Random, checkpoints: dict[str, str]) -> None:
     ddb = sb.client("dynamodb")
     table = sb.profile.dynamodb.checkpoint_table
     ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "ShardId", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "ShardId", "KeyType": "HASH"}])
     checkpoint_time = (sb.now - timedelta(seconds=2)).isoformat()
-    for shard, seq in latest_sequence_numbers(sb, sb.profile.kinesis.stream).items():
-        ddb.put_item(TableName=table, Item={
-            "ShardId": {"S": shard}, "SequenceNumber": {"S": seq}, "LeaseOwner": {"S": "stream-processor"},
-            "CheckpointedAt": {"S": checkpoint_time}})
+    items = [{"PutRequest": {"Item": {"ShardId": {"S": shard}, "SequenceNumber": {"S": seq},
+                                      "LeaseOwner": {"S": "stream-processor"}, "CheckpointedAt": {"S": checkpoint_time}}}}
+             for shard, seq in sorted(checkpoints.items())]
+    for i in range(0, len(items), 25):                      # BatchWriteItem takes 25 at most
+        ddb.batch_write_item(RequestItems={table: items[i:i + 25]})
     events = sb.profile.dynamodb.events_table
     ddb.create_table(TableName=events, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"},
