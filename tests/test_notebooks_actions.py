@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from runbook_cli import finish, run, start
+from runbook_cli import finish, start
 from test_actions_env import snapshot
 
 from opslib.actions import AuditLog
@@ -30,7 +30,8 @@ def _drift_an_alarm(ops) -> None:
 
 
 def test_the_action_notebooks_are_the_ones_expected():
-    assert _action_notebooks() == ["alarm-sync", "maintenance", "performance-tuning"]
+    assert _action_notebooks() == ["alarm-sync", "common-operations", "disaster-recovery", "incident-response",
+                                   "maintenance", "performance-tuning", "security-operations"]
 
 
 def test_defaults_change_nothing_and_audit_the_plans(ops, healthy_sandbox, tmp_path):
@@ -49,8 +50,9 @@ def test_applied_they_change_exactly_what_their_plans_said(ops, healthy_sandbox,
     _drift_an_alarm(ops)
     before = snapshot(ops)
     changed_targets = set()
-    for name in _action_notebooks():
-        rc, entry = run(name, tmp_path, "dry_run=False")
+    procs = {name: start(name, tmp_path, "dry_run=False") for name in _action_notebooks()}   # different resources
+    for name, proc in procs.items():
+        rc, entry = finish(proc)
         assert entry["status"] in ("ok", "warn", "fail"), entry.get("error")
         for record in _records(tmp_path, entry["id"]):
             assert not record.dry_run and record.status == "applied", record.reason

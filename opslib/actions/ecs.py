@@ -2,6 +2,8 @@
 target-tracking scaling policy (Application Auto Scaling)."""
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -240,3 +242,84 @@ kinds.register("ecs.desired_count", read=_read_desired)
 kinds.register("ecs.task_definition", read=_read_taskdef)
 kinds.register("appautoscaling.scalable_target", read=_read_target)
 kinds.register("appautoscaling.policy", read=_read_policy)
+
+
+# -- a new task definition revision (blue-green deploy of a new image) ----------------------------------
+REGISTER_KEYS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+                 "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
+                 "proxyConfiguration", "runtimePlatform", "ephemeralStorage")
+
+
+def family_revisions(ops: "Ops", family: str, status: str, region: str = "primary") -> list[int]:
+    """The revisions of exactly ``family`` with ``status`` (``ACTIVE`` or ``INACTIVE``), newest first."""
+    pages = ops.client("ecs", region).get_paginator("list_task_definitions").paginate(
+        familyPrefix=family, status=status, sort="DESC")
+    revs = [int(rev) for page in pages for fam, rev in
+            (short_task_definition(a).rsplit(":", 1) for a in page["taskDefinitionArns"]) if fam == family]
+    return sorted(revs, reverse=True)
+
+
+def container_summary(definitions: list[dict]) -> dict:
+    """What a plan or an audit record may hold of container definitions: each container's name and image, the
+    *names* of its environment variables and secrets, and a digest of the whole (values included), never the
+    values themselves."""
+    digest = hashlib.sha256(json.dumps(definitions, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return {"containers": [{"name": c.get("name"), "image": c.get("image"),
+                            "environment": sorted(e["name"] for e in c.get("environment") or []),
+                            "secrets": sorted(x["name"] for x in c.get("secrets") or [])} for c in definitions],
+            "sha256": digest}
+
+
+def _read_latest_revision(ops: "Ops", change: Change) -> str | None:
+    family = change.meta["family"]
+    revs = family_revisions(ops, family, "ACTIVE", change.region)
+    return f"{family}:{revs[0]}" if revs else None
+
+
+def _revision_change(ops: "Ops", family: str, current: str | None, new: str, params: dict, region: str,
+                     undo: Change | None = None, note: str = "") -> Change:
+    """Register ``params`` as revision ``new`` (its container definitions are redacted from the plan, the
+    command and the audit record: they carry environment values), or deregister ``params['taskDefinition']``."""
+    reg = ops.region(region)
+    meta = {"family": family}
+    if "containerDefinitions" in params:
+        op, secret = "register_task_definition", ("containerDefinitions",)
+        cli = aws("ecs", "register-task-definition", reg, cli_input_json="file://task-def.json")
+        meta["containers"] = container_summary(params["containerDefinitions"])
+    else:
+        op, secret = "deregister_task_definition", ()
+        cli = aws("ecs", "deregister-task-definition", reg, task_definition=params["taskDefinition"])
+    return Change(kind="ecs.task_definition_revision", resource=f"task definition family {family} ({reg})",
+                  attribute="latest ACTIVE revision", current=current, new=new, service="ecs", operation=op,
+                  params=params, cli=cli, target=family, region=region, undo=undo, note=note, meta=meta,
+                  secret_params=secret)
+
+
+def plan_image(ops: "Ops", service: str, image: str, *, cluster: str | None = None, region: str = "primary",
+               title: str | None = None) -> Plan:
+    """Register a revision of the service's running task definition with ``image`` in its first container, then
+    point the service at it (a blue-green deploy; undo: the previous revision, then deregister the new one).
+    Environment values and secrets are copied to the new revision but never shown nor recorded."""
+    cluster = _cluster(ops, cluster, region)
+    running = short_task_definition(describe_service(ops, cluster, service, region)["taskDefinition"])
+    td = ops.client("ecs", region).describe_task_definition(taskDefinition=running)["taskDefinition"]
+    family = td["family"]
+    params = {k: td[k] for k in REGISTER_KEYS if td.get(k) not in (None, [], {})}
+    params["containerDefinitions"] = [dict(c) for c in td["containerDefinitions"]]
+    params["containerDefinitions"][0]["image"] = image
+    active = family_revisions(ops, family, "ACTIVE", region)
+    latest = f"{family}:{active[0]}"
+    new = f"{family}:{max(active + family_revisions(ops, family, 'INACTIVE', region)) + 1}"
+    names = sorted({n for c in container_summary(params["containerDefinitions"])["containers"]
+                    for n in c["environment"] + c["secrets"]})
+    note = (f"task-def.json: {running} with image {image}; environment values and secrets are copied but not shown"
+            + (f" ({', '.join(names)})" if names else ""))
+    undo = _revision_change(ops, family, new, latest, {"taskDefinition": new}, region)
+    register = _revision_change(ops, family, latest, new, params, region, undo, note)
+    point = _taskdef_change(ops, cluster, service, running, new, region,
+                            _taskdef_change(ops, cluster, service, new, running, region))
+    return Plan(title or f"blue-green deploy of {new} ({image}) to {service}", [register, point], ops,
+                [f"previous revision (the rollback): {running}"])
+
+
+kinds.register("ecs.task_definition_revision", read=_read_latest_revision)

@@ -85,3 +85,73 @@ def _profile_alias(ops: "Ops", function: str) -> str:
 
 
 kinds.register("lambda.alias", read=_read_alias)
+
+
+# -- publishing a new version (a deploy from the artifacts bucket) --------------------------------------
+def published_versions(ops: "Ops", function: str, region: str = "primary") -> list[int]:
+    """The published version numbers of ``function``, oldest first (``$LATEST`` left out)."""
+    pages = ops.client("lambda", region).get_paginator("list_versions_by_function").paginate(FunctionName=function)
+    return sorted(int(v["Version"]) for page in pages for v in page["Versions"] if v["Version"].isdigit())
+
+
+def _read_latest_version(ops: "Ops", change: Change) -> str | None:
+    versions = published_versions(ops, change.params["FunctionName"], change.region)
+    return str(versions[-1]) if versions else None
+
+
+def _execute_version(ops: "Ops", change: Change) -> None:
+    """Publishing is two calls (update-function-code, publish-version); removing a version is one."""
+    if change.operation != "publish_version":
+        kinds.call_boto3(ops, change)
+        return
+    lam, p = ops.client("lambda", change.region), change.params
+    lam.update_function_code(FunctionName=p["FunctionName"], S3Bucket=p["S3Bucket"], S3Key=p["S3Key"])
+    lam.get_waiter("function_updated_v2").wait(FunctionName=p["FunctionName"],
+                                               WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    lam.publish_version(FunctionName=p["FunctionName"], Description=p["Description"])
+
+
+def _version_change(ops: "Ops", function: str, current: str, new: str, params: dict, region: str,
+                    undo: Change | None = None) -> Change:
+    reg = ops.region(region)
+    if "S3Key" in params:
+        op = "publish_version"
+        cli = (aws("lambda", "update-function-code", reg, function_name=function, s3_bucket=params["S3Bucket"],
+                   s3_key=params["S3Key"]) + " && " + aws("lambda", "publish-version", reg, function_name=function))
+    else:
+        op = "delete_function"
+        cli = aws("lambda", "delete-function", reg, function_name=function, qualifier=params["Qualifier"])
+    return Change(kind="lambda.version", resource=f"lambda {function} ({reg})", attribute="latest published version",
+                  current=current, new=new, service="lambda", operation=op, params=params, cli=cli, target=function,
+                  region=region, undo=undo)
+
+
+def plan_publish_canary(ops: "Ops", function: str, artifact_key: str, weight: float, *, alias: str | None = None,
+                        region: str = "primary") -> Plan:
+    """Publish ``artifact_key`` from the profile's artifacts bucket as the next version, then a canary: the alias
+    stays on its version and sends ``weight`` of the invocations to the new one (undo: the alias as it was, then
+    delete the new version)."""
+    alias = alias or _profile_alias(ops, function)
+    try:
+        current = _alias_value(ops.client("lambda", region).get_alias(FunctionName=function, Name=alias))
+    except ClientError as exc:
+        raise ParameterError("function", f"{function}:{alias}", f"an existing alias in {ops.region(region)}") from exc
+    latest = str(published_versions(ops, function, region)[-1])
+    new = str(int(latest) + 1)
+    bucket = ops.profile.s3.lambda_artifacts_bucket
+    params = {"FunctionName": function, "S3Bucket": bucket, "S3Key": artifact_key,
+              "Description": artifact_key.rsplit("/", 1)[-1]}
+    undo = _version_change(ops, function, new, latest, {"FunctionName": function, "Qualifier": new}, region)
+    publish = _version_change(ops, function, latest, new, params, region, undo)
+    canary_value = {"version": current["version"], "weights": {new: float(weight)}}
+    canary = _alias_change(ops, function, alias, current, canary_value, region,
+                           _alias_change(ops, function, alias, canary_value, current, region))
+    notes = [f"canary: {1 - weight:.0%} of invocations stay on version {current['version']}, {weight:.0%} go to {new}",
+             "the runbook's `--function-version 15 --routing-config AdditionalVersionWeights={14=0.9,15=0.1}` is "
+             "refused by Lambda (the alias's own version cannot be an additional version): the alias stays on the "
+             "old version and routes the canary share to the new one"]
+    return Plan(f"deploy s3://{bucket}/{artifact_key} to {function} as version {new}, canary {weight:.0%}",
+                [publish, canary], ops, notes)
+
+
+kinds.register("lambda.version", read=_read_latest_version, execute=_execute_version)

@@ -51,6 +51,12 @@ class Change:
     def safe_params(self) -> dict:
         return {k: (REDACTED if k in self.secret_params else v) for k, v in self.params.items()}
 
+    def __repr__(self) -> str:
+        """The dataclass repr with secret parameters redacted (a notebook shows it as a plan's text/plain)."""
+        shown = {name: self.safe_params() if name == "params" else getattr(self, name)
+                 for name in self.__dataclass_fields__}
+        return "Change(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
     def to_dict(self) -> dict:
         """JSON-ready form for the audit record; secret parameters are replaced by ``<redacted>``."""
         return {
