@@ -3,13 +3,13 @@ a post-mortem draft, and where it stands in the escalation matrix."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from ..errors import ParameterError
+from .run_cmd import _archive, archive_option, profile_option
 
 
 def _utcnow() -> datetime:
@@ -18,7 +18,6 @@ def _utcnow() -> datetime:
 
 def _incident(incident_id: str, archive_target: str | None, profile: str, audit: str | None, *, required: bool = True):
     from ..postmortem import known_incidents, load_incident
-    from .run_cmd import _archive
     archive = _archive(archive_target, profile)
     incident = load_incident(incident_id, archive, audit_directory=audit)
     if required and not incident.entries:
@@ -38,9 +37,8 @@ def register(group: click.Group) -> None:
     def incident_group():
         """An incident's runs (tagged with `runbook run --incident ID`): timeline, post-mortem, escalation."""
 
-    archive_opt = click.option("--archive", "archive_target", help="archive folder or s3://bucket/prefix [default: runs/]")
-    profile_opt = click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"),
-                               help="profile whose S3 client reads an s3:// archive (and whose escalation matrix applies)")
+    archive_opt = archive_option("archive folder or s3://bucket/prefix [default: runs/]")
+    profile_opt = profile_option("profile whose S3 client reads an s3:// archive (and whose escalation matrix applies)")
     audit_opt = click.option("--audit", "audit", type=click.Path(),
                              help="audit log folder [default: ARCHIVE/audit for a folder archive]")
 

@@ -36,6 +36,14 @@ def _archive(target: str | None, profile: str):
     return open_archive(target)
 
 
+def archive_option(help_text: str = "archive folder or s3://bucket/prefix"):
+    return click.option("--archive", "archive_target", help=help_text)
+
+
+def profile_option(help_text: str = "profile whose S3 client reads an s3:// archive"):
+    return click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"), help=help_text)
+
+
 def _self_command() -> list[str]:
     """How to call this CLI again in a child process (same interpreter, same environment)."""
     return [sys.executable, "-c", "from opslib.cli import run; run()"]
@@ -193,9 +201,7 @@ def _register_runs(group: click.Group) -> None:
     def runs_group():
         """The archive's manifest: list, show and verify runs."""
 
-    archive_opt = click.option("--archive", "archive_target", help="archive folder or s3://bucket/prefix")
-    profile_opt = click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"),
-                               help="profile whose S3 client reads an s3:// archive")
+    archive_opt, profile_opt = archive_option(), profile_option()
 
     @runs_group.command("list")
     @click.option("--incident")
