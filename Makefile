@@ -21,8 +21,12 @@ demo: $(STAMP)
 	@echo "The sandbox is still up. Next: $(BIN)/runbook sandbox inject api-down; $(BIN)/runbook run critical-services;"
 	@echo "$(BIN)/runbook lab (JupyterLab); $(BIN)/runbook sandbox reset; $(BIN)/runbook sandbox down."
 
+# Test modules run on one worker each (their notebooks share module-level runs); every worker has its
+# own sandbox. The modules that use this machine's PostgreSQL run on one worker (pg_stat_statements).
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadgroup
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	-$(BIN)/runbook sandbox down
