@@ -21,9 +21,10 @@ demo: $(STAMP)
 	@echo "The sandbox is still up. Next: $(BIN)/runbook sandbox inject api-down; $(BIN)/runbook run critical-services;"
 	@echo "$(BIN)/runbook lab (JupyterLab); $(BIN)/runbook sandbox reset; $(BIN)/runbook sandbox down."
 
-# Test modules run on one worker each (their notebooks share module-level runs); every worker has its
-# own sandbox. The modules that use this machine's PostgreSQL run on one worker (pg_stat_statements).
-PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadgroup
+# Test modules spread over the cores, each module on one worker (their notebooks share module-level
+# runs); every worker starts its own sandbox. Tests on this machine's PostgreSQL each use their own
+# scratch database, and pg_stat_statements is read per database, so workers do not disturb each other.
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)

@@ -17,15 +17,6 @@ TEST_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 TEST_SEED = 42
 
 
-def pytest_collection_modifyitems(items):
-    """With pytest-xdist (``make test`` runs ``--dist loadgroup``) a test module stays on one worker, so
-    its module-scoped notebook runs happen once; modules using the machine's PostgreSQL share a worker."""
-    system = {item.module.__name__ for item in items if item.get_closest_marker("system_postgres")}
-    for item in items:
-        name = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group("system-postgres" if name in system else name))
-
-
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     """One sandbox for the session, healthy at the start of every test that uses ``healthy_sandbox``."""

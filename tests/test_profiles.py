@@ -6,7 +6,7 @@ import textwrap
 import pytest
 import yaml
 
-from opslib.config import available_profiles, expand_env, load_profile, parameters_dir
+from opslib.config import _merge, available_profiles, expand_env, load_profile, parameters_dir
 from opslib.errors import ProfileError
 
 
@@ -45,7 +45,7 @@ def _sandbox_data() -> dict:
     data = yaml.safe_load((parameters_dir() / "sandbox.yaml").read_text())
     data.pop("extends")
     base = yaml.safe_load((parameters_dir() / "_common.yaml").read_text())
-    return {**base, **data}
+    return _merge(base, data)                # as `extends:` merges: nested sections key by key
 
 
 def test_a_path_to_any_yaml_of_the_schema_loads(tmp_path):
