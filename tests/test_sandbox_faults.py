@@ -135,15 +135,17 @@ def test_every_scenario_has_an_observation():
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_fault_is_observable_and_reset_removes_it(scenario, ops, healthy_sandbox):
-    sb = healthy_sandbox
+def test_fault_is_observable_and_reset_removes_it(scenario, ops, sandbox):
+    sb = sandbox                    # the test resets it itself (healthy_sandbox would reset a second time)
     observe = OBSERVE[scenario]
     baseline = {"hour": (sb.now - timedelta(hours=3)).isoformat(), "access_key_id": "none"}
     assert not observe(ops, sb, baseline), f"{scenario} observed on the healthy sandbox"
     details = sb.inject(scenario)
-    assert scenario in sb.faults
-    assert observe(ops, sb, details), f"{scenario} injected but not observable"
-    sb.reset()
+    try:
+        assert scenario in sb.faults
+        assert observe(ops, sb, details), f"{scenario} injected but not observable"
+    finally:
+        sb.reset()
     assert not sb.faults.active
     assert not observe(ops, sb, details), f"{scenario} still observable after reset"
 
