@@ -91,15 +91,7 @@ def resolve_task_definition(ops: "Ops", task_definition: str, region: str = "pri
 
 def active_revisions(ops: "Ops", family: str, region: str = "primary") -> list[int]:
     """The ACTIVE revisions of exactly ``family``, newest first."""
-    pages = ops.client("ecs", region).get_paginator("list_task_definitions").paginate(
-        familyPrefix=family, status="ACTIVE", sort="DESC")
-    revs = []
-    for page in pages:
-        for arn in page["taskDefinitionArns"]:
-            fam, rev = short_task_definition(arn).rsplit(":", 1)
-            if fam == family:
-                revs.append(int(rev))
-    return sorted(revs, reverse=True)
+    return family_revisions(ops, family, "ACTIVE", region)
 
 
 def plan_task_definition(ops: "Ops", service: str, task_definition: str, *, cluster: str | None = None,
