@@ -52,8 +52,23 @@ class AwsSettings(_Strict):
     max_attempts: int = 5
 
 
+# What a service does in the pipeline. Runbooks find services by role, never by name; a role the profile
+# does not declare makes the steps that need it "not measurable".
+ROLES = ("ingest", "process", "query", "validate", "aggregate", "batch")
+Role = Literal["ingest", "process", "query", "validate", "aggregate", "batch"]
+
+# The events table's columns as the runbook's queries name them; ``databases.*.columns`` maps them to a
+# table's own names. The runbook's two queries need only ``event_id`` and ``event_timestamp``.
+EVENT_COLUMNS = ("event_id", "user_id", "session_id", "event_type", "event_timestamp", "received_at",
+                 "platform", "country", "page", "revenue")
+
+
 class Service(_Strict):
     name: str
+    role: Role | None = Field(
+        None, description="ingest: the API receiving events; process: the stream consumer; query: the data API; "
+                          "validate/aggregate: the Lambda functions; batch: the batch job")
+    dr_desired_count: int | None = Field(None, ge=0, description="tasks in the DR cluster after a regional failover")
     type: Literal["ecs", "lambda", "emr"]
     criticality: Literal["critical", "high", "medium", "low"]
     dependencies: list[str] = []
@@ -76,6 +91,9 @@ class KinesisSettings(_Strict):
     dr_stream: str
     consumer: str
     max_shards: int = 500
+    checkpoint_layout: Literal["seed", "kcl"] = Field(
+        "seed", description="seed: ShardId/SequenceNumber items; kcl: a Kinesis Client Library lease table "
+                            "(leaseKey, checkpoint, leaseOwner, leaseCounter)")
 
 
 class DynamoSettings(_Strict):
@@ -133,11 +151,30 @@ class SecuritySettings(_Strict):
 class Database(_Strict):
     url: str = Field(description="SQLAlchemy URL; may reference ${ENV_VARS}; 'sandbox' for the sandbox's own")
     dialect_hint: Literal["duckdb", "postgresql", "redshift", "athena"] | None = None
+    events_table: str = Field("events", description="the events table, schema-qualified allowed (analytics.user_events)")
+    columns: dict[str, str] = Field(
+        {}, description="runbook column name -> the table's column, e.g. {event_id: id, event_timestamp: occurred_at}")
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in EVENT_COLUMNS:
+                raise ValueError(f"databases.*.columns: {key!r} is not a runbook column; allowed: {', '.join(EVENT_COLUMNS)}")
+        return v
 
 
 class Databases(_Strict):
     warehouse: Database
     database: Database
+
+
+class CertificateSettings(_Strict):
+    """Certificate expiry: read from ACM (the load balancers' listeners) and TLS handshakes with the https
+    health URLs; local PEM files only when named here or by a parameter."""
+    warn_days: int = Field(30, ge=0)
+    fail_days: int = Field(14, ge=0)
+    pem_paths: list[str] = []
 
 
 class Retention(_Strict):
@@ -242,6 +279,7 @@ class Profile(_Strict):
     severity_levels: list[SeverityLevel]
     escalation: list[Escalation]
     contacts: Contacts = Contacts()
+    certificates: CertificateSettings = CertificateSettings()
     notify: dict[str, str] = Field({}, description="target name -> URL (may be ${ENV_VAR})")
     source: str | None = Field(None, description="where this profile was loaded from (set by the loader)")
 
@@ -261,6 +299,15 @@ class Profile(_Strict):
                         f"alerts.{i}.metric: {part!r} is not a metric of this profile; "
                         f"allowed: {', '.join(sorted(self.metrics))}")
         return self
+
+    def services_with_role(self, role: str) -> list[Service]:
+        """Every service the profile declares with ``role`` (in profile order; empty when none)."""
+        return [s for s in self.services if s.role == role]
+
+    def service_for(self, role: str) -> Service | None:
+        """The first service with ``role``, or None: the caller reports the steps needing it as not measurable."""
+        found = self.services_with_role(role)
+        return found[0] if found else None
 
     def service(self, name: str) -> Service:
         for s in self.services:
