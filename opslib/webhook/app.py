@@ -126,12 +126,14 @@ class Server:
             self.app.receiver.stop()
             self._server.server_close()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """Stop listening, then the workers (a run still going after ``timeout`` stays ``running`` in the
+        queue and is queued again at the next start)."""
         self._server.shutdown()
         self._server.server_close()
         if self._thread:
             self._thread.join(5)
-        self.app.receiver.stop()
+        self.app.receiver.stop(timeout)
 
     def __enter__(self) -> "Server":
         return self.start()

@@ -92,7 +92,8 @@ class Receiver:
                 triage: Triage | None = None) -> Decision:
         self.decisions.record(decision.decision, f"{event.source} {event.name} {event.state}: {decision.decision}",
                               remote=remote, reason=decision.reason, request=request,
-                              triage=triage.to_dict() if triage else None, **decision.to_dict())
+                              triage=triage.to_dict() if triage else None,
+                              **{k: v for k, v in decision.to_dict().items() if k not in ("reason", "decision")})
         log.info("%s %s %s -> %s (%s)", event.source, event.name, event.state, decision.decision, decision.reason)
         return decision
 
@@ -124,7 +125,13 @@ class Receiver:
                 with self._wake:
                     self._wake.wait(timeout=1.0)
                 continue
-            self.run_job(job)
+            try:
+                self.run_job(job)
+            except Exception as exc:      # a bug in one job must not stop the worker: recorded, job failed
+                log.exception("triage %s failed", job.id)
+                self.queue.finish(job.id, "failed", {"error": repr(exc)}, self.clock())
+                self.decisions.record("run-failed", f"{job.triage.notebook} for {job.triage.incident_id}: {exc!r}",
+                                      reason=repr(exc), job_id=job.id)
 
     def run_job(self, job: Job) -> dict:
         triage = job.triage
@@ -140,5 +147,6 @@ class Receiver:
                   "evidence": (entry.get("files") or {}).get("html", {}).get("path"), "sent": sent}
         self.queue.finish(job.id, "done", result, self.clock())
         self.decisions.record("run", f"{triage.notebook} for {triage.incident_id}: {entry.get('status')}",
-                              run_id=entry.get("id"), job_id=job.id, triage=triage.to_dict(), **result)
+                              run_id=entry.get("id"), job_id=job.id, triage=triage.to_dict(),
+                              **{k: v for k, v in result.items() if k != "run_id"})
         return result
