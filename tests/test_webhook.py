@@ -353,3 +353,49 @@ def test_alertmanager_bearer_token(tmp_path, profile, certs):
         assert wait_for(lambda: runner.done.is_set())
     assert runner.calls[0].parameters["procedure"] == "high-error-rate"
     assert statuses(tmp_path)[:3] == ["rejected"] * 3
+
+
+def test_moto_deliveries_verify_with_the_sandbox_certificates(certs):
+    """moto signs without Subject and names an unreachable certificate; the sandbox's patch fixes both."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from opslib.sandbox.sns_signing import install
+    from opslib.webhook import sns
+
+    got = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    install(certs)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        client = boto3.client("sns", region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        topic = client.create_topic(Name="alarms")["TopicArn"]
+        client.subscribe(TopicArn=topic, Protocol="http", Endpoint=f"http://127.0.0.1:{receiver.server_address[1]}/")
+        client.publish(TopicArn=topic, Message="with subject", Subject="ALARM: x")
+        client.publish(TopicArn=topic, Message="without subject")
+    finally:
+        moto.stop()
+        receiver.shutdown()
+        receiver.server_close()
+    policy = webhook.TrustPolicy.for_region("us-east-1", extra_origins=(certs.origin,))
+    assert [m.get("Subject") for m in got] == ["ALARM: x", None]
+    for message in got:
+        assert message["SigningCertURL"].startswith(certs.origin + "/SimpleNotificationService-")
+        sns.verify(message, policy, webhook.CertificateCache(), now=datetime.now(timezone.utc))
+    with pytest.raises(Exception, match="signature does not match"):
+        sns.verify({**got[0], "Message": "changed"}, policy, webhook.CertificateCache(), now=datetime.now(timezone.utc))

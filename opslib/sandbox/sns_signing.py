@@ -7,7 +7,9 @@ sandbox. The sandbox closes that gap here, in the sandbox process, never by loos
 - :class:`CertServer` serves signing certificates on a loopback port (moto's, read from its SNS backends,
   and those of any :class:`SigningAuthority`);
 - :func:`install` makes moto's HTTP deliveries name that server in ``SigningCertURL``; the receiver is
-  started trusting that origin (``runbook serve --trust-sns-origin``, found in the sandbox state file);
+  started trusting that origin (``runbook serve --trust-sns-origin``, found in the sandbox state file).
+  It also re-signs them over AWS's canonical string: moto leaves ``Subject`` out of what it signs, so
+  every notification published with a subject (CloudWatch's always have one) fails verification;
 - :class:`SigningAuthority` signs messages itself (SignatureVersion 1 or 2, and subscription
   confirmations, which moto does not send), for tests and drills.
 """
@@ -97,10 +99,14 @@ def install(server: CertServer) -> None:
         original = Subscription.get_post_data
 
         def get_post_data(self: Any, *args: Any, **kwargs: Any) -> dict:
+            from opslib.webhook.sns import string_to_sign
             data = original(self, *args, **kwargs)
             current = _SERVER
             if current is not None and data.get("SigningCertURL"):
                 data["SigningCertURL"] = f"{current.origin}/{data['SigningCertURL'].rsplit('/', 1)[-1]}"
+            if data.get("Signature"):        # the same key moto's certificate holds (cached per subscription)
+                signature = self.private_key().sign(string_to_sign(data), padding.PKCS1v15(), hashes.SHA256())
+                data["Signature"] = base64.b64encode(signature).decode()
             return data
 
         Subscription.get_post_data = get_post_data
