@@ -272,10 +272,16 @@ def test_queue_full_is_503_and_recorded(tmp_path, profile, certs, authority):
         assert post(f"{server.url}/sns", b)[0] == 202                # b waits: the queue is full
         status, body = post(f"{server.url}/sns", c)
         assert status == 503 and body["decisions"][0]["decision"] == "dropped"
+        gate.set()                                                   # runs finish, the queue drains
+        assert wait_for(lambda: len(runner.calls) == 2)
+        status, body = post(f"{server.url}/sns", c)                  # SNS retries the dropped message: accepted
+        assert status == 202, body
+        assert wait_for(lambda: len(runner.calls) == 3)
     finally:
         gate.set()
         server.stop()
     assert statuses(tmp_path)[:3] == ["queued", "queued", "dropped"]
+    assert [t.changed_at for t in runner.calls] == [NOW + timedelta(minutes=m) for m in (0, 1, 2)]
 
 
 def test_restart_loses_no_accepted_triage(tmp_path, profile, certs, authority):

@@ -54,16 +54,18 @@ class TriageQueue:
         with self._lock:
             return self._db.execute("UPDATE triage SET state='queued' WHERE state='running'").rowcount
 
-    def seen(self, message_id: str | None, now: datetime) -> bool:
-        """True if ``message_id`` was seen before (a replay); records it otherwise."""
+    def seen(self, message_id: str | None) -> bool:
+        """True if ``message_id`` was remembered before (a replay)."""
         if not message_id:
             return False
         with self._lock:
-            try:
-                self._db.execute("INSERT INTO messages VALUES (?, ?)", (message_id, now.isoformat()))
-            except sqlite3.IntegrityError:
-                return True
-        return False
+            return self._db.execute("SELECT 1 FROM messages WHERE message_id=?", (message_id,)).fetchone() is not None
+
+    def remember(self, message_id: str | None, now: datetime) -> None:
+        """Remember a message that was decided (not one dropped for a full queue: its retry must get through)."""
+        if message_id:
+            with self._lock:
+                self._db.execute("INSERT OR IGNORE INTO messages VALUES (?, ?)", (message_id, now.isoformat()))
 
     def offer(self, triage: Triage, now: datetime) -> tuple[str, str | None]:
         """Queue ``triage``: ("queued", id), or ("deduped", id of the earlier one) within the dedupe

@@ -47,6 +47,7 @@ class Receiver:
         self.runner, self.respond, self.clock, self.parameters_of = runner, respond, clock, parameters_of
         self.concurrency = max(1, concurrency)
         self._wake = threading.Condition()
+        self._intake = threading.Lock()      # a triage is taken only after its acceptance is recorded
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -62,9 +63,16 @@ class Receiver:
     def handle(self, event: AlarmEvent, *, remote: str | None = None) -> Decision:
         now = self.clock()
         request = event.to_dict()
-        if self.queue.seen(f"{event.source}:{event.message_id}" if event.message_id else None, now):
+        message = f"{event.source}:{event.message_id}" if event.message_id else None
+        if self.queue.seen(message):
             return self._decide(Decision("deduped", f"message {event.message_id} was received before (replay)"),
                                 event, remote, request)
+        decision = self._route(event, remote, request, now)
+        if decision.decision != "dropped":
+            self.queue.remember(message, now)
+        return decision
+
+    def _route(self, event: AlarmEvent, remote: str | None, request: dict, now: datetime) -> Decision:
         if not event.firing:
             return self._decide(Decision("ignored", f"state {event.state}: only a firing alarm starts a triage"),
                                 event, remote, request)
@@ -72,6 +80,10 @@ class Receiver:
         if triage is None:
             return self._decide(Decision("ignored", f"{event.name!r} matches no alert rule with a runbook in "
                                                     f"profile {self.profile.name}"), event, remote, request)
+        with self._intake:
+            return self._offer(triage, event, remote, request, now)
+
+    def _offer(self, triage: Triage, event: AlarmEvent, remote: str | None, request: dict, now: datetime) -> Decision:
         try:
             state, job_id = self.queue.offer(triage, now)
         except QueueFull as exc:
@@ -84,9 +96,10 @@ class Receiver:
         else:
             decision = Decision("queued", f"{triage.notebook} {triage.parameters} for rule {triage.rule}",
                                 triage.incident_id, triage.notebook, job_id)
-            with self._wake:
-                self._wake.notify()
-        return self._decide(decision, event, remote, request, triage)
+        self._decide(decision, event, remote, request, triage)     # recorded before a worker can run it
+        with self._wake:
+            self._wake.notify()
+        return decision
 
     def _decide(self, decision: Decision, event: AlarmEvent, remote: str | None, request: dict,
                 triage: Triage | None = None) -> Decision:
@@ -120,7 +133,8 @@ class Receiver:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            job = self.queue.take(self.clock())
+            with self._intake:
+                job = self.queue.take(self.clock())
             if job is None:
                 with self._wake:
                     self._wake.wait(timeout=1.0)
