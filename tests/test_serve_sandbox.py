@@ -80,6 +80,7 @@ def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path):
         elapsed = time.monotonic() - t0
         assert entry is not None, (tmp_path / "serve.log").read_text()[-3000:]
         print(f"alarm -> archived triage run and Slack summary in {elapsed:.1f}s")
+        assert elapsed < 90      # the goal is one minute (41 s measured on 2 busy cores); 90 s keeps it stable
         assert entry["incident_id"].startswith("ALARM-pipeline-api-down-20261125T1200Z-")
         assert entry["parameters"]["procedure"] == "api-down" and entry["parameters"]["dry_run"] is True
         assert entry["parameters"]["incident_id"] == entry["incident_id"]
