@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -75,6 +76,10 @@ def serve(profile: str, archive_target: str | None, host: str, port: int, concur
                f"archive {archive.root}, trusting SNS certificates from {', '.join(settings.sns_policy.origins)}", err=True)
     if not settings.pagerduty_secrets:
         click.echo(f"note: ${pagerduty.SECRET_ENV} is not set: PagerDuty webhooks are refused", err=True)
+    def stop(signum, frame):      # systemd/docker stop: SIGTERM ends the loop like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -54,3 +54,36 @@ def publish_alarm(cw: Any, sns: Any, profile: Any, rule_name: str, *, now: datet
     subject = f'ALARM: "{alarm["AlarmName"]}" in {region}'[:100]
     out = sns.publish(TopicArn=topic, Subject=subject, Message=json.dumps(message))
     return {"topic": topic, "message_id": out["MessageId"], "message": message}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m opslib.sandbox.alarm_topic "API Down" --subscribe http://127.0.0.1:8787/sns``: publish a
+    rule's alarm, as CloudWatch would, to its topic in the running sandbox (subscribing the receiver first)."""
+    import argparse
+
+    from ..connection import connect
+    parser = argparse.ArgumentParser(prog="python -m opslib.sandbox.alarm_topic")
+    parser.add_argument("rule", help='the alert rule, e.g. "API Down"')
+    parser.add_argument("--subscribe", metavar="URL", help="subscribe this HTTP endpoint to the topic first")
+    parser.add_argument("--profile", default="sandbox")
+    args = parser.parse_args(argv)
+    ops = connect(args.profile)
+    if ops.sandbox is None:
+        parser.error(f"profile {args.profile} is not the sandbox: in AWS, CloudWatch publishes alarms itself")
+    region = ops.profile.aws.primary_region
+    sns, cw = ops.client("sns"), ops.client("cloudwatch")
+    rule = next((r for r in ops.profile.alerts if r.name == args.rule), None)
+    if rule is None:
+        parser.error(f"no alert rule {args.rule!r}; allowed: {', '.join(r.name for r in ops.profile.alerts)}")
+    alarm = (cw.describe_alarms(AlarmNames=[alarm_name(rule)])["MetricAlarms"] or [{}])[0]
+    topic = topic_for(sns, alarm, region=region, account=ops.sandbox.account_id)
+    if args.subscribe:
+        subscribe(sns, topic, args.subscribe)
+    out = publish_alarm(cw, sns, ops.profile, args.rule, now=ops.now(), region=region,
+                        account=ops.sandbox.account_id, topic_arn=topic)
+    print(json.dumps({"topic": out["topic"], "message_id": out["message_id"], "alarm": out["message"]["AlarmName"],
+                      "state": out["message"]["NewStateValue"], "state_change": out["message"]["StateChangeTime"]}))
+
+
+if __name__ == "__main__":
+    main()
