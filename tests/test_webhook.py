@@ -405,3 +405,11 @@ def test_moto_deliveries_verify_with_the_sandbox_certificates(certs):
         sns.verify(message, policy, webhook.CertificateCache(), now=datetime.now(timezone.utc))
     with pytest.raises(Exception, match="signature does not match"):
         sns.verify({**got[0], "Message": "changed"}, policy, webhook.CertificateCache(), now=datetime.now(timezone.utc))
+
+
+def test_serve_refuses_an_s3_archive_before_listening():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "serve", "--archive", "s3://b/p"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--archive" in proc.stderr and "local folder" in proc.stderr
