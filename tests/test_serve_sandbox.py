@@ -19,7 +19,7 @@ import pytest
 
 from opslib.actions.audit import AuditLog
 from opslib.runner.archive import open_archive
-from opslib.sandbox.alarm_topic import publish_alarm, subscribe
+from opslib.sandbox import alarm_topic
 from opslib.sandbox.sns_signing import SigningAuthority
 
 from test_webhook import Fake, post
@@ -51,7 +51,7 @@ def healthz(url):
         return False
 
 
-def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path):
+def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path, capsys):
     sb = healthy_sandbox
     fake = Fake()
     archive = tmp_path / "runs"
@@ -64,13 +64,12 @@ def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path):
     try:
         assert wait_for(lambda: healthz(url), 60), (tmp_path / "serve.log").read_text()
         sb.inject("api-down")
-        sns, cw = sb.client("sns"), sb.client("cloudwatch")
         t0 = time.monotonic()
-        topic = sns.create_topic(Name="pagerduty")["TopicArn"]
-        subscribe(sns, topic, f"{url}/sns")
-        published = publish_alarm(cw, sns, sb.profile, "API Down", now=sb.now, region=sb.region(),
-                                  account=sb.account_id, topic_arn=topic)
-        assert published["message"]["NewStateValue"] == "ALARM"    # inject api-down set the alarm
+        alarm_topic.main(["API Down", "--subscribe", f"{url}/sns"])   # CloudWatch's notification, through SNS
+        published = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert published["state"] == "ALARM" and published["alarm"] == "pipeline-api-down"   # inject set it
+        assert published["topic"].endswith(":pagerduty")            # the alarm's own action topic
+        topic = published["topic"]
 
         def triage_run():
             runs = [e for e in open_archive(archive).manifest() if e["notebook"] == "incident-response"]
@@ -93,7 +92,8 @@ def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path):
         authority = SigningAuthority(sb.sns_certs)
         other = SigningAuthority(sb.sns_certs)
         message = {"Type": "Notification", "MessageId": "forged-1", "TopicArn": topic,
-                   "Message": json.dumps({**published["message"], "StateChangeTime": "2026-11-25T12:30:00.000+0000"}),
+                   "Message": json.dumps({"AlarmName": "pipeline-api-down", "NewStateValue": "ALARM",
+                                          "StateChangeTime": "2026-11-25T12:30:00.000+0000"}),
                    "Timestamp": "2026-11-25T12:30:00.000Z"}
         forged = {**other.sign(message), "SigningCertURL": authority.url}
         status, body = post(f"{url}/sns", forged)
