@@ -413,3 +413,42 @@ def test_serve_refuses_an_s3_archive_before_listening():
     proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "serve", "--archive", "s3://b/p"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--archive" in proc.stderr and "local folder" in proc.stderr
+
+
+def test_subprocess_runner_is_the_runbook_run_path_and_read_only(tmp_path):
+    from opslib.errors import RunError
+    from opslib.webhook.routing import Triage
+    triage = Triage(notebook="incident-response", parameters={"procedure": "api-down", "window_minutes": 60,
+                                                              "dry_run": True, "remedy": "auto"},
+                    incident_id="INC-7", rule="API Down", alarm="pipeline-api-down", changed_at=NOW, source="sns")
+    runner = webhook.SubprocessRunner(profile="sandbox", archive=str(tmp_path), command=("runbook",))
+    argv = runner.argv(triage)
+    assert argv[:3] == ["runbook", "run", "incident-response"]
+    assert argv[argv.index("--incident") + 1] == "INC-7" and argv[argv.index("--archive") + 1] == str(tmp_path)
+    assert "dry_run=True" in argv and "procedure=api-down" in argv and "--json" in argv
+    unsafe = Triage(**{**triage.__dict__, "parameters": {**triage.parameters, "dry_run": False}})
+    with pytest.raises(RunError, match="read-only"):
+        runner.argv(unsafe)
+    failing = webhook.SubprocessRunner(profile="sandbox", archive=str(tmp_path),
+                                       command=("python3", "-c", "import sys; sys.stderr.write('boom'); sys.exit(2)"))
+    with pytest.raises(RunError, match="exited 2 without a run: boom"):
+        failing(triage)
+
+
+def test_a_run_that_cannot_start_is_recorded_and_the_worker_goes_on(tmp_path, profile, certs, authority):
+    from opslib.errors import RunError
+    calls = []
+
+    def runner(triage):
+        calls.append(triage)
+        if len(calls) == 1:
+            raise RunError("runbook run incident-response exited 2 without a run: bad profile")
+        return {"id": "ok-run", "status": "ok", "findings": [], "files": {}}
+
+    with make_server(tmp_path, profile, certs, runner=runner) as server:
+        for i in range(2):
+            msg = authority.sign(alarm_notification(changed=NOW + timedelta(minutes=i), message_id=f"f-{i}"))
+            assert post(f"{server.url}/sns", msg)[0] == 202
+        assert wait_for(lambda: statuses(tmp_path).count("run") == 1)
+        assert server.app.receiver.queue.counts() == {"failed": 1, "done": 1}
+    assert statuses(tmp_path).count("run-failed") == 1

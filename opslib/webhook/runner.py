@@ -21,6 +21,7 @@ class SubprocessRunner:
     profile: str
     archive: str
     timeout: float | None = None              # per cell, passed to --timeout
+    deadline: float = 3600.0                  # the whole run, seconds: a hung run must not hold a worker forever
     command: Sequence[str] = (sys.executable, "-c", "from opslib.cli import run; run()")
 
     def argv(self, triage: Triage) -> list[str]:
@@ -36,7 +37,10 @@ class SubprocessRunner:
 
     def __call__(self, triage: Triage) -> dict:
         """The run's manifest entry; RunError when the run did not produce one (bad input, crash)."""
-        proc = subprocess.run(self.argv(triage), capture_output=True, text=True, check=False)
+        try:
+            proc = subprocess.run(self.argv(triage), capture_output=True, text=True, check=False, timeout=self.deadline)
+        except subprocess.TimeoutExpired as exc:
+            raise RunError(f"runbook run {triage.notebook} ran longer than {self.deadline:g}s and was stopped") from exc
         try:
             entry = json.loads(proc.stdout)
         except ValueError:
