@@ -138,6 +138,43 @@ def alarm_name(rule: Any) -> str:
     return "pipeline-" + rule.name.lower().replace(" ", "-")
 
 
+# -- the rule's runbook: what an alarm of the rule starts ---------------------------------------------
+# ``alerts[].runbook`` names an incident procedure (incident-response, procedure=<name>), one of these
+# aliases, or a notebook directly.
+RUNBOOK_ALIASES = {"data-loss": "data-quality"}
+DESCRIPTION_LIMIT = 1024        # CloudWatch's AlarmDescription
+
+
+def runbook_for(rule: Any) -> tuple[str, dict] | None:
+    """(notebook, parameters) that triage an alarm of ``rule``; None when the rule names no runbook."""
+    name = (rule.runbook or "").strip()
+    if not name:
+        return None
+    from .incident.procedures import PROCEDURES     # lazy: procedures imports this module
+    if name in PROCEDURES:
+        return "incident-response", {"procedure": name}
+    return RUNBOOK_ALIASES.get(name, name), {}
+
+
+def runbook_command(rule: Any, profile: str, incident: str = "<incident-id>") -> str | None:
+    """The command a person runs for an alarm of ``rule`` (what the receiver of ``runbook serve`` runs)."""
+    found = runbook_for(rule)
+    if found is None:
+        return None
+    notebook, params = found
+    return " ".join([f"runbook run {notebook} --profile {profile} --incident {incident}",
+                     *(f"-p {k}={v}" for k, v in params.items())])
+
+
+def alarm_description(profile: Any, rule: Any) -> str:
+    """``<condition>. Runbook: <command>``, within CloudWatch's 1024 characters (the command is kept whole)."""
+    command = runbook_command(rule, profile.name)
+    if command is None:
+        return rule.condition[:DESCRIPTION_LIMIT]
+    tail = f". Runbook: {command}"
+    return rule.condition[:max(0, DESCRIPTION_LIMIT - len(tail))] + tail[:DESCRIPTION_LIMIT]
+
+
 def _metric_stat(metric: Any, period_s: int, stat: str) -> dict:
     return {"Metric": {"Namespace": metric.namespace, "MetricName": metric.name,
                        "Dimensions": [{"Name": k, "Value": v} for k, v in metric.dimensions.items()]},
@@ -153,7 +190,7 @@ def alarm_definition(profile: Any, rule: Any, *, region: str, account: str) -> d
     period = rule.period_minutes * 60
     periods = max(1, rule.window_minutes // rule.period_minutes)
     topic = "pagerduty" if rule.level == "page" else "ops-alerts"
-    common = {"AlarmName": alarm_name(rule), "AlarmDescription": f"{rule.condition} (runbook: {rule.name})",
+    common = {"AlarmName": alarm_name(rule), "AlarmDescription": alarm_description(profile, rule),
               "EvaluationPeriods": periods, "DatapointsToAlarm": rule.datapoints_to_alarm or periods,
               "Threshold": float(rule.threshold), "ComparisonOperator": OPERATORS[rule.comparison],
               "TreatMissingData": "breaching" if rule.level == "page" else "missing", "ActionsEnabled": True,

@@ -57,3 +57,20 @@ class RunError(OpsError):
 
 class EvidenceError(OpsError):
     """The evidence archive is missing a file or a file does not match its recorded hash."""
+
+
+class WebhookRejected(OpsError):
+    """A webhook request was refused before anything ran: unsigned, badly signed, oversized or malformed.
+    ``status`` is the HTTP status the receiver answers (4xx), ``source`` the webhook kind."""
+
+    def __init__(self, reason: str, *, status: int = 400, source: str | None = None):
+        self.reason, self.status, self.source = reason, status, source
+        super().__init__(f"{source or 'webhook'} rejected ({status}): {reason}")
+
+
+class QueueFull(OpsError):
+    """The triage queue holds its capacity of accepted runs; the request is dropped (HTTP 503)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        super().__init__(f"the triage queue is full ({capacity} waiting); retry later")

@@ -85,6 +85,7 @@ class Sandbox:
         self.lock = threading.RLock()
         self._moto = None
         self.health = None
+        self.sns_certs = None
         self.scheduler = None
         self.control = None
         self.pg = None
@@ -101,7 +102,7 @@ class Sandbox:
 
     def _start(self) -> None:
         from moto.server import ThreadedMotoServer
-        from . import ecs_scheduler, health, moto_gaps
+        from . import ecs_scheduler, health, moto_gaps, sns_signing
 
         t0 = time.monotonic()
         self.config.dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +114,8 @@ class Sandbox:
         self.endpoint = f"http://{host}:{port}"
         self.health = health.HealthServer(self)
         self.health.start()
+        self.sns_certs = sns_signing.CertServer().start()     # moto's SNS signing certificates, on loopback
+        sns_signing.install(self.sns_certs)
         self.scheduler = ecs_scheduler.EcsScheduler(self)
         self._seed(start_database=True)
         self.scheduler.start()
@@ -139,7 +142,7 @@ class Sandbox:
             dir=str(self.config.dir), aws_endpoint=self.endpoint, health_url=self.health.url,
             control_url=control_url, warehouse_path=str(self.warehouse_path), database_url=self.database_url,
             now=self.now.isoformat(), seed=self.config.seed, size=self.config.events, pid=pid or os.getpid(),
-            account_id=self.account_id)
+            account_id=self.account_id, sns_cert_origin=self.sns_certs.origin if self.sns_certs else "")
 
     def write_state(self, control_url: str = "") -> SandboxState:
         st = self.state(control_url)
@@ -151,6 +154,9 @@ class Sandbox:
             self.scheduler.stop()
         if self.health:
             self.health.stop()
+        if self.sns_certs:
+            self.sns_certs.stop()
+            self.sns_certs = None
         if self._moto:
             self._moto.stop()
             self._moto = None

@@ -35,6 +35,7 @@ class SandboxState:
     size: int
     pid: int
     account_id: str = "123456789012"
+    sns_cert_origin: str = ""        # where the sandbox serves SNS signing certificates (trusted by `runbook serve`)
 
     @property
     def now_dt(self) -> datetime:
