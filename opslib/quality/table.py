@@ -115,6 +115,15 @@ class EventsTable:
         shown = [n if self.columns[n] == n else f"{n} (mapped to {self.columns[n]})" for n in missing]
         return f"{self.display} has no column {', '.join(shown)}"
 
+    def sql_name(self, bind: Any) -> str:
+        """The table's name as ``bind``'s dialect writes it (schema-qualified, quoted where needed)."""
+        dialect = getattr(bind, "dialect", bind)
+        return dialect.identifier_preparer.format_table(self.table)
+
+    def real(self, name: str) -> str:
+        """The table's own name for runbook column ``name`` (whether present or not)."""
+        return str(self.columns[name])
+
     @property
     def display(self) -> str:
         return f"{self.schema}.{self.name}" if self.schema else str(self.name)
@@ -172,11 +181,15 @@ def reflect(bind: sa.Engine | sa.Connection, events: EventsTable) -> EventsTable
     return EventsTable(events.name, events.schema, columns, frozenset(present), True, True)
 
 
-def for_source(ops: Any, source: str, bind: sa.Engine | sa.Connection | None = None) -> EventsTable:
-    """The events table of ``ops.profile.databases.<source>``, reflected on ``bind`` when given."""
+def for_source(ops: Any, source: str, bind: sa.Engine | sa.Connection | None = None, *,
+               reflected: bool = True) -> EventsTable:
+    """The events table of ``ops.profile.databases.<source>`` (``warehouse`` or ``database``), its columns
+    read on ``bind`` (default: ``ops.<source>``; ``reflected=False``: no round trip, all assumed)."""
     db = getattr(ops.profile.databases, source)
     events = EventsTable.from_settings(db, which=source)
-    return reflect(bind, events) if bind is not None else events
+    if not reflected:
+        return events
+    return reflect(bind if bind is not None else getattr(ops, source), events)
 
 
 def as_events(table: Any) -> EventsTable:
