@@ -178,6 +178,15 @@ def history_ranges(win: Window, *, history_weeks: int = 4, history_days: int = 1
     return merged
 
 
+def _history(bind: Bind, t: EventsTable, ranges: list[tuple[datetime, datetime]]) -> pd.Series:
+    hist = normalize(read(bind, q.hourly_counts(t, ranges)), times=("hour",), ints=("event_count",))
+    if not len(hist):
+        return pd.Series(dtype="float64", index=pd.DatetimeIndex([], dtype="datetime64[us]"))
+    out = hist.set_index("hour")["event_count"]
+    out.index = pd.DatetimeIndex(out.index).astype("datetime64[us]")
+    return out
+
+
 def completeness(bind: Bind, win: Window, *, sensitivity: float = 4.0, min_weeks: int = 3,
                  history_weeks: int = 4, min_days: int = 3, history_days: int = 14,
                  table: Table = None) -> pd.DataFrame:
@@ -195,9 +204,15 @@ def completeness(bind: Bind, win: Window, *, sensitivity: float = 4.0, min_weeks
     status = runbook.set_index("hour")["status"]
     status.index = pd.DatetimeIndex(status.index).astype("datetime64[us]")
     status = status.reindex(counts.index).fillna(rules.MISSING)
-    ranges = history_ranges(win, history_weeks=history_weeks, history_days=history_days)
-    hist = normalize(read(bind, q.hourly_counts(t, ranges)), times=("hour",), ints=("event_count",))
-    history = hist.set_index("hour")["event_count"] if len(hist) else pd.Series(dtype="int64")
+    # the same hours of previous weeks first (a few days' worth of reads); the previous days only when some
+    # hour has fewer than min_weeks weeks (a young warehouse, the 7-day hot store)
+    week = timedelta(weeks=1)
+    weekly = [(win.start - k * week, win.end - k * week) for k in range(1, history_weeks + 1)]
+    history = _history(bind, t, weekly)
+    found = sum(history.reindex(counts.index - k * week).notna().to_numpy().astype(int)
+                for k in range(1, history_weeks + 1))
+    if (found < min_weeks).any():
+        history = _history(bind, t, history_ranges(win, history_weeks=history_weeks, history_days=history_days))
     out = rules.seasonal(counts, history, sensitivity=sensitivity, min_weeks=min_weeks, history_weeks=history_weeks,
                          min_days=min_days, history_days=history_days, runbook_status=status)
     prev = runbook.set_index("hour")["prev_hour_count"]
