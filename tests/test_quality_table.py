@@ -317,3 +317,30 @@ def test_history_parameters_are_validated(kwargs, name):
     with pytest.raises(ParameterError) as info:
         rules.seasonal(series[-24:], series[:-24], **kwargs)
     assert info.value.name == name
+
+
+def _statements(engine: sa.Engine, fn) -> list[str]:
+    seen: list[str] = []
+    listener = lambda conn, cursor, statement, *args: seen.append(statement)   # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        fn()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return seen
+
+
+def test_previous_days_are_read_only_when_weeks_are_missing(fourteen_days, tmp_path):
+    """14 days: the weeks query finds too little, so the days are read too (three queries); with five weeks
+    of history only the runbook's query and the weeks' hours are read (two)."""
+    short = _statements(fourteen_days, lambda: quality.completeness(fourteen_days, WIN))
+    path = tmp_path / "old.duckdb"
+    seasonal_duckdb(path, table="events", columns={c: c for c in EVENT_COLUMNS}, drop=None, days=35)
+    engine = duckdb_engine(path)
+    try:
+        frames = []
+        long = _statements(engine, lambda: frames.append(quality.completeness(engine, WIN)))
+    finally:
+        engine.dispose()
+    assert len(short) == 3 and len(long) == 2
+    assert (frames[0]["method"] == rules.WEEKS).all() and not frames[0]["anomaly"].any()
