@@ -344,3 +344,20 @@ def test_previous_days_are_read_only_when_weeks_are_missing(fourteen_days, tmp_p
         engine.dispose()
     assert len(short) == 3 and len(long) == 2
     assert (frames[0]["method"] == rules.WEEKS).all() and not frames[0]["anomaly"].any()
+
+
+def test_a_quoted_mixed_case_table_is_found_and_checked(tmp_path):
+    path = tmp_path / "quoted.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute('CREATE SCHEMA "Raw Data"')
+    con.execute('CREATE TABLE "Raw Data"."Events" AS SELECT \'e\' || (i % 50) AS "EventId", '
+                "TIMESTAMP '2026-11-25 11:00' + to_seconds(i) AS ts FROM range(60) t(i)")
+    con.close()
+    engine = duckdb_engine(path)
+    try:
+        t = reflect(engine, EventsTable.assumed('"Raw Data"."Events"', {"event_id": "EventId", "event_timestamp": "ts"}))
+        dups = quality.duplicates(engine, WIN, table=t)
+    finally:
+        engine.dispose()
+    assert t.exists and set(t.present) == {"event_id", "event_timestamp"}
+    assert dups.duplicate_ids == 10 and dups.extra_rows == 10 and dups.to_check().status == "fail"
