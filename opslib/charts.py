@@ -78,7 +78,11 @@ def completeness(frame: pd.DataFrame, *, title: str = "Events per hour against t
                      y_title="events per hour", band=(frame["low"], frame["high"]), marks=frame["anomaly"],
                      mark_label="anomalous hour")
     if "expected" in frame:
-        fig.add_trace(go.Scatter(x=frame.index, y=frame["expected"], mode="lines", name="expected (same hour, previous weeks)",
+        # which rule judged each hour (same hour of previous weeks / weekdays / weekend days / days) on hover
+        method = frame["method"] if "method" in frame else pd.Series("same hour, previous weeks", index=frame.index)
+        rules_used = ", ".join(dict.fromkeys(m for m in method if not m.startswith("runbook"))) or "no history"
+        fig.add_trace(go.Scatter(x=frame.index, y=frame["expected"], mode="lines", name=f"expected ({rules_used})",
+                                 customdata=method, hovertemplate="%{x}<br>expected %{y:.0f}<br>%{customdata}",
                                  line={"dash": "dot", "color": "#7f7f7f"}))
     if "runbook_status" in frame:
         hit = frame[frame["runbook_status"] != "OK"]

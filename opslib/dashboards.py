@@ -62,19 +62,37 @@ def events_per_second(ops: Any, *, hours: float = 24, now: datetime | None = Non
     return (frame["incoming_records"] / 60).rename("events_per_second")
 
 
-def daily_activity(engine: sa.Engine, *, days: int = 14, now: datetime) -> pd.DataFrame:
-    """Daily active users, events and revenue from the warehouse, aggregated in the database."""
-    events = sa.table("events", sa.column("user_id"), sa.column("event_timestamp"), sa.column("event_type"),
-                      sa.column("revenue"))
-    day = sa.func.date_trunc("day", events.c.event_timestamp).label("day")
+def daily_activity(engine: sa.Engine, *, days: int = 14, now: datetime, table: Any = None) -> pd.DataFrame:
+    """Daily active users, events and revenue from the warehouse, aggregated in the database. ``table``: the
+    profile's events table (:func:`opslib.quality.events_table`; default ``events`` reflected here); a
+    column it lacks (user_id, revenue) leaves its measure empty (NaN), never a failed query. Without an
+    event_timestamp there is nothing to aggregate: an empty frame whose ``attrs['missing']`` says why."""
+    from .quality.table import as_events, reflect
+    events = as_events(table)
+    if not events.reflected:
+        events = reflect(engine, events)
+    columns = ["day", "daily_active_users", "events", "revenue"]
+    if not events.exists or not events.has("event_timestamp"):
+        frame = pd.DataFrame(columns=columns)
+        frame.attrs["missing"] = events.describe_missing(["event_timestamp"])
+        return frame
+    ts = events.col("event_timestamp")
+    day = sa.func.date_trunc("day", ts).label("day")
     start = (now - timedelta(days=days)).replace(tzinfo=None)
-    query = (sa.select(day, sa.func.count(sa.distinct(events.c.user_id)).label("daily_active_users"),
-                       sa.func.count().label("events"),
-                       sa.func.coalesce(sa.func.sum(events.c.revenue), 0).label("revenue"))
-             .where(events.c.event_timestamp >= start, events.c.event_timestamp < now.replace(tzinfo=None))
+    users = (sa.func.count(sa.distinct(events.col("user_id"))) if events.has("user_id")
+             else sa.cast(sa.null(), sa.BigInteger))
+    revenue = (sa.func.coalesce(sa.func.sum(events.col("revenue")), 0) if events.has("revenue")
+               else sa.cast(sa.null(), sa.Float))
+    query = (sa.select(day, users.label("daily_active_users"), sa.func.count().label("events"),
+                       revenue.label("revenue"))
+             .where(ts >= start, ts < now.replace(tzinfo=None))
              .group_by(day).order_by(day))
     with engine.connect() as conn:
-        return pd.read_sql(query, conn)
+        frame = pd.read_sql(query, conn)
+    gaps = events.missing(["user_id", "revenue"])
+    if gaps:
+        frame.attrs["missing"] = events.describe_missing(gaps)
+    return frame
 
 
 def latest_quality_score(ops: Any, archive: str) -> float | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Any, Iterable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -140,20 +140,32 @@ def slow_statement_check(frame: pd.DataFrame, status: StatementsStatus, *, min_m
 # -- indexes ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IndexCoverage:
-    """Whether a valid index on ``table`` starts with ``columns`` (the runbook's missing index)."""
+    """Whether a valid index on ``table`` starts with ``columns`` (the runbook's missing index). ``missing``:
+    runbook columns the table lacks (then the index cannot exist: not measurable)."""
     table: str
     columns: tuple[str, ...]
     covered_by: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    missing: tuple[str, ...] = ()
 
     @property
     def present(self) -> bool:
         return bool(self.covered_by)
 
 
-def index_coverage(engine: sa.Engine, table: str = "events",
+def index_coverage(engine: sa.Engine, table: Any = None,
                    columns: Iterable[str] = ("user_id", "event_timestamp")) -> IndexCoverage:
-    cols = tuple(columns)
+    """Indexes of the events table (``table``: an :class:`~opslib.quality.table.EventsTable`, a name, or None
+    for ``events``) whose leading columns are ``columns`` (runbook names, mapped to the table's own)."""
+    from .quality.table import as_events, reflect
+    events = as_events(table)
+    if not events.reflected:
+        events = reflect(engine, events)
+    wanted = tuple(columns)
+    missing = tuple(events.missing(wanted))
+    cols = tuple(events.real(c) for c in wanted)
+    if missing:
+        return IndexCoverage(events.display, cols, missing=missing)
     q = """SELECT c.relname AS index, i.indisvalid AS valid,
                   array_agg(a.attname ORDER BY k.ord) AS columns
            FROM pg_index i
@@ -161,14 +173,26 @@ def index_coverage(engine: sa.Engine, table: str = "events",
            JOIN pg_class t ON t.oid = i.indrelid
            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-           WHERE t.relname = :t AND t.relnamespace = to_regnamespace(current_schema())
+           WHERE t.relname = :t AND t.relnamespace = to_regnamespace(coalesce(:s, current_schema()))
            GROUP BY c.relname, i.indisvalid"""
-    rows = _query(engine, q, {"t": table}, what="index listing")
+    rows = _query(engine, q, {"t": str(events.name), "s": events.schema}, what="index listing")
     covered, invalid = [], []
     for _, r in rows.iterrows():
         if tuple(r["columns"][:len(cols)]) == cols:
             (covered if r["valid"] else invalid).append(r["index"])
-    return IndexCoverage(table, cols, sorted(covered), sorted(invalid))
+    return IndexCoverage(events.display, cols, sorted(covered), sorted(invalid))
+
+
+def plan_user_time_index(ops: Any, coverage: IndexCoverage, *, where: str | None = None,
+                         name: str = "idx_events_user_timestamp"):
+    """The runbook's ``CREATE INDEX CONCURRENTLY idx_events_user_timestamp ON events (user_id,
+    event_timestamp)`` on the profile's table and columns; an empty plan when the table lacks a column."""
+    from .actions import Plan
+    from .actions.sql import plan_create_index
+    if coverage.missing:
+        return Plan(f"create index {name}", [], ops,
+                    [f"not measurable: {coverage.table} has no {', '.join(coverage.missing)}; no index planned"])
+    return plan_create_index(ops, name, coverage.table, list(coverage.columns), where=where)
 
 
 def unused_indexes(engine: sa.Engine) -> pd.DataFrame:
@@ -194,7 +218,11 @@ def index_checks(coverage: IndexCoverage, unused: pd.DataFrame, window: timedelt
     """The missing index is a warning; unused indexes are only evidence once the counters have run for
     ``min_window`` (a week covers the weekly jobs)."""
     cols = ", ".join(coverage.columns)
-    if coverage.present:
+    if coverage.missing:
+        missing = Check.warn("index-user-timestamp", f"not measurable: {coverage.table} has no column "
+                             f"{', '.join(coverage.missing)}", not_measurable=True,
+                             missing_columns=list(coverage.missing))
+    elif coverage.present:
         missing = Check.ok("index-user-timestamp", f"({cols}) on {coverage.table} is indexed by "
                            f"{', '.join(coverage.covered_by)}")
     else:
@@ -328,7 +356,8 @@ def archive_entries(archive: str, ops=None) -> list[dict]:
     return filter_entries(open_archive(archive, s3_client=s3).manifest())
 
 
-def default_index_cutoff(now: datetime, days: int = 7) -> str:
-    """The runbook's partial-index predicate with a fixed cut-off instead of ``NOW()`` (not immutable)."""
+def default_index_cutoff(now: datetime, days: int = 7, column: str = "event_timestamp") -> str:
+    """The runbook's partial-index predicate with a fixed cut-off instead of ``NOW()`` (not immutable);
+    ``column``: the table's own time column (``coverage.columns[-1]``)."""
     cutoff = (now - timedelta(days=days)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
-    return f"event_timestamp > '{cutoff.isoformat(sep=' ')}'"
+    return f"{column} > '{cutoff.isoformat(sep=' ')}'"

@@ -81,12 +81,15 @@ def test_nightly_trough_is_not_flagged_and_the_runbook_rule_is_reported(drills):
     assert rule["figures"]["flagged_hours"] == [] and "50%" in rule["detail"]
 
 
-def test_database_source_without_history_falls_back_to_the_runbook_rule(drills):
+def test_database_source_without_weeks_of_history_judges_by_previous_weekdays(drills):
+    """The hot store keeps 7 days: no previous weeks, so each hour is compared with the same hour of the
+    previous weekdays (the window is Tuesday-Wednesday), not with the runbook's 50% rule."""
     runs, _ = drills
     entry = runs["healthy-db"]
     assert entry["parameters"]["source"] == "database" and entry["exit_code_seen"] == 0
     c = entry["by_name"]["completeness"]
-    assert c["status"] == "warn" and c["figures"]["hours_without_history"] == 24
+    assert c["status"] == "ok" and c["figures"]["hours_without_history"] == 0
+    assert c["figures"]["rules"] == {"same hour, previous weekdays": 24}
     assert c["figures"]["anomalous_hours"] == []
 
 

@@ -106,10 +106,12 @@ def test_missing_hour_and_spike():
 
 def test_without_history_the_runbook_rule_decides_and_the_check_warns():
     series = synthetic_hours(weeks=2, day=HOURLY_PROFILE)   # the sandbox's gentler day
+    series = series[series.index >= WIN.start - timedelta(days=2)]     # two days: too few for any other rule
     hour = WIN.end - timedelta(hours=2)
     counts, history = split(series)
     healthy = rules.seasonal(counts, history, min_weeks=3)
-    assert (healthy["seasonal"] == "no_history").all() and (healthy["weeks"] == 1).all()
+    assert (healthy["seasonal"] == "no_history").all() and (healthy["weeks"] == 0).all()
+    assert (healthy["method"] == rules.RUNBOOK_ONLY).all()
     assert rules.completeness_check(healthy, min_weeks=3).status == "warn"
     series[hour] = int(series[hour] * 0.3)
     counts, history = split(series)
@@ -117,7 +119,23 @@ def test_without_history_the_runbook_rule_decides_and_the_check_warns():
     assert list(out.index[out["anomaly"]]) == [hour]
     check = rules.completeness_check(out, min_weeks=3)
     assert check.status == "fail" and "50% rule" in check.detail
-    assert rules.seasonal(counts, history, min_weeks=1)["weeks"].eq(1).all()
+
+
+def test_two_weeks_of_history_judge_by_previous_weekdays():
+    """Fewer than min_weeks weeks: the same hour of the previous weekdays decides (the window is a
+    Tuesday-Wednesday), and a 70% drop still fails exactly that hour."""
+    series = synthetic_hours(weeks=2, day=HOURLY_PROFILE)
+    hour = WIN.end - timedelta(hours=2)
+    counts, history = split(series)
+    healthy = rules.seasonal(counts, history, min_weeks=3)
+    assert (healthy["weeks"] == 1).all() and (healthy["method"] == rules.WEEKDAYS).all()
+    assert not healthy["anomaly"].any() and (healthy["seasonal"] == "ok").all()
+    assert rules.completeness_check(healthy, min_weeks=3).status == "ok"
+    series[hour] = int(series[hour] * 0.3)
+    counts, history = split(series)
+    out = rules.seasonal(counts, history, min_weeks=3)
+    assert list(out.index[out["anomaly"]]) == [hour] and out.at[hour, "seasonal"] == "low"
+    assert rules.seasonal(counts, history, min_weeks=1)["method"].eq(rules.WEEKS).all()
 
 
 @pytest.mark.parametrize("kwargs, name", [({"sensitivity": 0}, "sensitivity"), ({"min_weeks": 5}, "min_weeks"),
@@ -342,12 +360,14 @@ def test_query_errors_are_query_errors(tmp_path):
 
 def test_postgresql_gives_the_same_answers_as_the_warehouse(ops):
     """The sandbox's database holds the last 7 days (all of them at the session's size): the same
-    counts, validity and freshness as the warehouse; no previous weeks, so the runbook's rule decides."""
+    counts, validity and freshness as the warehouse; no previous weeks, so the same hour of the previous
+    weekdays decides (not the runbook's 50% rule)."""
     pg, wh = quality.completeness(ops.database, WIN), quality.completeness(ops.warehouse, WIN)
     assert ops.database.dialect.name == "postgresql"
     assert pg["event_count"].tolist() == wh["event_count"].tolist() and pg["event_count"].sum() > 0
-    assert (pg["seasonal"] == "no_history").all() and not pg["anomaly"].any()
-    assert quality.completeness_check(pg, min_weeks=3).status == "warn"
+    assert (pg["weeks"] == 0).all() and (pg["method"] == rules.WEEKDAYS).all() and (pg["compared"] >= 3).all()
+    assert not pg["anomaly"].any() and (pg["seasonal"] != "no_history").all()
+    assert quality.completeness_check(pg, min_weeks=3).figures["hours_without_history"] == 0
     assert (pg["runbook_status"] == wh["runbook_status"]).all()
     pd.testing.assert_frame_equal(quality.validity(ops.database, WIN), quality.validity(ops.warehouse, WIN))
     assert quality.freshness(ops.database, WIN).newest_event == quality.freshness(ops.warehouse, WIN).newest_event

@@ -1,6 +1,7 @@
 """Backfill changes (the runbook's ``scripts/backfill_data.py``): for each day of a range, list the archived raw
 events under ``raw-events/year=/month=/day=`` with a paginator and load them into the operational database's
-``events`` table, inserting only the event_ids it does not hold (idempotent). One change per day; each day
+events table (the profile's ``databases.database.events_table``, its own column names; only the columns the
+table has), inserting only the event_ids it does not hold (idempotent). One change per day; each day
 prints one progress line as it completes. There is no undo: the inserted rows are the archive's own events."""
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import sqlalchemy as sa
 
-from ..errors import ParameterError
+from ..config import EVENT_COLUMNS
+from ..errors import ParameterError, QueryError
+from ..quality.table import EventsTable, as_events, for_source
 from . import kinds
 from .plan import Change, Plan
 
@@ -22,10 +25,22 @@ if TYPE_CHECKING:
 
 KIND = "events.backfill"
 SURVEY_COLUMNS = ["day", "prefix", "objects", "pages", "bytes", "events", "present", "missing"]
-INSERT = sa.text(
-    "INSERT INTO events (event_id, user_id, session_id, event_type, event_timestamp, received_at, platform, country, "
-    "page, revenue) VALUES (:event_id, :user_id, :session_id, :event_type, :event_timestamp, :received_at, :platform, "
-    ":country, :page, :revenue) ON CONFLICT (event_id) DO NOTHING")
+
+
+def insert_statement(events: EventsTable | None = None):
+    """``INSERT INTO <events table> (<the columns it has>) ... ON CONFLICT (<event_id>) DO NOTHING``, for rows
+    keyed by the table's own column names (:func:`table_rows`)."""
+    from sqlalchemy.dialects import postgresql
+    events = as_events(events)
+    if not events.has("event_id"):
+        raise QueryError(f"cannot backfill {events.display} idempotently: {events.describe_missing(['event_id'])}")
+    return postgresql.insert(events.table).on_conflict_do_nothing(index_elements=[events.real("event_id")])
+
+
+def table_rows(events: EventsTable, rows: list[dict]) -> list[dict]:
+    """``to_row`` rows (runbook column names) keyed by the table's own names, only the columns it has."""
+    keep = [(name, events.real(name)) for name in EVENT_COLUMNS if events.has(name)]
+    return [{real: row.get(name) for name, real in keep} for row in rows]
 
 
 def day_prefix(day: date) -> str:
@@ -67,12 +82,16 @@ def to_row(event: dict) -> dict:
             "revenue": props.get("revenue")}
 
 
-def present_ids(db: sa.Engine, ids: list[str]) -> set[str]:
+def present_ids(db: sa.Engine, ids: list[str], events: EventsTable | None = None) -> set[str]:
+    """The ``ids`` the events table already holds (its own event_id column)."""
+    events = as_events(events)
+    if not events.has("event_id"):
+        raise QueryError(f"cannot backfill {events.display} idempotently: {events.describe_missing(['event_id'])}")
+    col = events.col("event_id")
     found: set[str] = set()
     with db.connect() as conn:
         for i in range(0, len(ids), 5000):
-            found |= set(conn.execute(sa.text("SELECT event_id FROM events WHERE event_id = ANY(:ids)"),
-                                      {"ids": ids[i:i + 5000]}).scalars())
+            found |= set(conn.execute(sa.select(col).where(col.in_(ids[i:i + 5000]))).scalars())
     return found
 
 
@@ -81,7 +100,7 @@ def _day(ops: "Ops", day: date, bucket: str, page_size: int) -> tuple[list[dict]
     s3 = ops.client("s3")
     objects, pages = list_day_objects(s3, bucket, day_prefix(day), page_size=page_size)
     rows = {e["event_id"]: to_row(e) for e in read_events(s3, bucket, [o["key"] for o in objects])}
-    return objects, pages, rows, present_ids(ops.database, list(rows))
+    return objects, pages, rows, present_ids(ops.database, list(rows), for_source(ops, "database"))
 
 
 def survey_day(ops: "Ops", day: date, *, bucket: str, page_size: int = 1000) -> dict:
@@ -117,9 +136,11 @@ def _execute(ops: "Ops", change: Change) -> int:
     p = change.params
     objects, _, rows, present = _day(ops, date.fromisoformat(p["day"]), p["bucket"], p["page_size"])
     missing = [r for k, r in rows.items() if k not in present]
+    events = for_source(ops, "database")
+    insert = insert_statement(events)
     with ops.database.begin() as conn:
         for i in range(0, len(missing), 1000):
-            conn.execute(INSERT, missing[i:i + 1000])
+            conn.execute(insert, table_rows(events, missing[i:i + 1000]))
     print(progress_line(change, objects=len(objects), events=len(rows), inserted=len(missing),
                         seconds=time.monotonic() - started), flush=True)
     return len(missing)
@@ -146,7 +167,7 @@ def plan_backfill(ops: "Ops", days: list[date], *, bucket: str | None = None, pa
             operation="insert", params={"day": day, "bucket": bucket, "page_size": page_size},
             cli=(f"runbook run common-operations -p operation=backfill -p start_date={day} -p end_date={day} "
                  f"-p dry_run=False"),
-            target="events", note="no undo: the rows inserted are the archived events themselves",
+            target=ops.profile.databases.database.events_table, note="no undo: the rows inserted are the archived events themselves",
             meta={"objects": r.objects, "pages": r.pages, "events": r.events, "index": len(changes) + 1,
                   "of": len(todo)}))
     first, last = (days[0], days[-1]) if days else (None, None)

@@ -70,8 +70,12 @@ def _autocommit(ops: "Ops", change: Change) -> None:
         conn.exec_driver_sql(change.params["statement"])
 
 
-def plan_vacuum(ops: "Ops", table: str = "events", *, analyze: bool = True, database: str = "database") -> Plan:
-    """``VACUUM [ANALYZE] table`` (outside a transaction; the runbook's cron line as a reviewed action)."""
+def plan_vacuum(ops: "Ops", table: str | None = None, *, analyze: bool = True, database: str = "database") -> Plan:
+    """``VACUUM [ANALYZE] table`` (outside a transaction; the runbook's cron line as a reviewed action).
+    ``table`` None: the profile's events table of ``database`` (``databases.<database>.events_table``)."""
+    if table is None:
+        from ..quality.table import for_source
+        table = for_source(ops, database, reflected=False).display
     engine = _engine(ops, database)
     statement = f"VACUUM {'ANALYZE ' if analyze else ''}{_quoted(engine, table, 'table')}"
     change = Change(kind="sql.vacuum", resource=_resource(engine, database, table), attribute="last vacuum",

@@ -39,23 +39,37 @@ def check_gdpr(user_id: Any, tables: Any) -> tuple[str | None, list[str]]:
     return user_id, list(dict.fromkeys(tables))
 
 
+def _events_of(ops: Any, store: str, engine: sa.Engine | None = None):
+    from ..quality.table import for_source
+    return for_source(ops, store, engine)
+
+
 def plan_gdpr_deletion(ops: Any, user_id: str, *, tables: Iterable[str] = GDPR_TABLES,
                        stores: Iterable[str] = STORES) -> Plan:
     """Counted ``DELETE ... WHERE user_id = :user_id`` for each table of each store (the runbook's
-    ``./scripts/delete_user_data.sh user_id``). Tables without rows of the user are left out."""
+    ``./scripts/delete_user_data.sh user_id``). Tables without rows of the user are left out. ``events`` is
+    the profile's events table of each store (``databases.<store>.events_table``) with its own user_id
+    column; a store whose events table has no user_id column is left out with a note (not measurable)."""
     user_id, tables = check_gdpr(user_id, list(tables))
     if user_id is None:
         raise ParameterError("gdpr_user_id", None, "a user id to erase")
     plan = Plan(f"GDPR erasure of {user_id}", [], ops)
-    counts = []
+    counts, skipped = [], []
     for store in stores:
         for table in tables:
-            part = plan_delete(ops, table, "user_id = :user_id", {"user_id": user_id}, database=store,
+            name, user_col = table, "user_id"
+            if table == "events":
+                events = _events_of(ops, store)
+                if not events.exists or not events.has("user_id"):
+                    skipped.append(f"{store}.{events.display}: not measurable ({events.describe_missing(['user_id'])})")
+                    continue
+                name, user_col = events.display, events.real("user_id")
+            part = plan_delete(ops, name, f"{user_col} = :user_id", {"user_id": user_id}, database=store,
                                reason=f"GDPR erasure of user {user_id}")
-            counts.append(f"{store}.{table}: {part.changes[0].meta['count'] if part.changes else 0}")
+            counts.append(f"{store}.{name}: {part.changes[0].meta['count'] if part.changes else 0}")
             plan = plan + part
     plan.title = f"GDPR erasure of {user_id} ({', '.join(counts)})"
-    plan.notes = [n for n in plan.notes if "nothing to delete" not in n]
+    plan.notes = [n for n in plan.notes if "nothing to delete" not in n] + skipped
     return plan
 
 
@@ -72,14 +86,21 @@ def data_ages(ops: Any, *, now: datetime, engines: dict[str, sa.Engine] | None =
     engines = engines or {"database": ops.database, "warehouse": ops.warehouse}
     rows = []
     for store, engine in engines.items():
+        events = _events_of(ops, store, engine)
         with engine.connect() as conn:
             for table, col in TIME_COLUMNS.items():
-                t = sa.table(table, sa.column(col))
+                schema = None
+                if table == "events":
+                    if not events.exists or not events.has("event_timestamp"):
+                        continue          # not measurable: the profile's events table has no time column here
+                    table, col, schema = str(events.name), events.real("event_timestamp"), events.schema
+                t = sa.table(table, sa.column(col), schema=schema)
                 c = t.c[col]
                 q = sa.select(sa.func.count(), sa.func.min(c),
                               sa.func.sum(sa.case((c < cutoff, 1), else_=0)))
                 total, oldest, older = conn.execute(q).one()
-                rows.append({"store": store, "table": table, "rows": int(total), "oldest": oldest,
+                shown = f"{schema}.{table}" if schema else table
+                rows.append({"store": store, "table": shown, "rows": int(total), "oldest": oldest,
                              "older_than_retention": int(older or 0), "cutoff": cutoff})
     return pd.DataFrame(rows, columns=["store", "table", "rows", "oldest", "older_than_retention", "cutoff"])
 
