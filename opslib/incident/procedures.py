@@ -322,7 +322,8 @@ def procedure_checks(found: Iterable[Symptom], profile: Any) -> list[Check]:
         mine = [s for s in found if s.procedure == p.name]
         shown = [s for s in mine if s.present]
         figures = {"severity": p.severity, "response_minutes": response.get(p.severity),
-                   "present": [s.symptom for s in shown]}
+                   "present": [s.symptom for s in shown],
+                   "services_down": list(dict.fromkeys(n for s in shown for n in s.figures.get("services_down", [])))}
         text = "; ".join(f"{s.symptom}: {s.evidence}" for s in shown)
         name = f"procedure-{p.name}"
         if p.name in active:
