@@ -263,3 +263,41 @@ def test_common_operations_defaults_follow_the_roles():
     assert err.value.name == "function" and "'validate'" in err.value.allowed and "rollup" in err.value.allowed
     assert operations.validate(profile, "scale-service", now=now, service="query-svc", desired_count=2).service == \
         "query-svc"
+
+
+# -- critical services: a read that could not look is unknown, not down -----------------------------------------
+def test_unreadable_service_is_unknown_not_down():
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from opslib import services
+
+    errors = {"ecs": ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "Describe"),
+              "lambda": EndpointConnectionError(endpoint_url="https://lambda.example.test"),
+              "emr": ClientError({"Error": {"Code": "InvalidRequestException", "Message": "no such"}}, "List")}
+
+    class Raising:
+        def __init__(self, service):
+            self.error = errors[service]
+
+        def __getattr__(self, name):
+            def call(*a, **k):
+                raise self.error
+            return call
+
+    class Blind:
+        profile = renamed("http://unused", SERVICES + [{"name": "nightly", "role": "batch", "type": "emr",
+                                                         "criticality": "critical", "health_check": "emr-console"}])
+
+        def client(self, service, region="primary"):
+            return Raising(service)
+
+        def health_url(self, url):
+            return url
+
+    table = services.service_table(Blind())
+    status = dict(zip(table["service"], table["status"]))
+    assert {status[s] for s in ("edge-gateway", "event-consumer", "schema-check")} == {"unknown"}
+    assert status["nightly"] == "down"                         # an answer that it is not there is a fact
+    checks = {c.name: c.status for c in services.service_checks(table)}
+    assert checks["service-edge-gateway"] == checks["service-schema-check"] == "warn"
+    assert checks["service-nightly"] == "fail"
