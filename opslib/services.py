@@ -5,6 +5,8 @@ from typing import Any
 
 import pandas as pd
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import health_checks
 from .aws import ecs as ecs_reads
 from .findings import Check
@@ -58,6 +60,20 @@ def _emr_row(ops: Any, svc: Any) -> dict:
     return {"status": "up", "version": mine[0]["Id"], "detail": f"cluster {mine[0]['Status']['State']}"}
 
 
+# Error codes that say the caller cannot look, not that the service is missing or down.
+UNREADABLE_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
+                    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "RequestExpired",
+                    "Throttling", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable",
+                    "InternalFailure", "InternalError")
+
+
+def unreadable(exc: Exception) -> bool:
+    """A read failed for access, credentials, throttling or connectivity: nothing was observed."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in UNREADABLE_CODES
+    return isinstance(exc, BotoCoreError)
+
+
 def service_table(ops: Any, *, timeout: float = 3.0) -> pd.DataFrame:
     """One row per service of the profile with its live state and an overall status (up/degraded/down)."""
     rows = []
@@ -67,8 +83,10 @@ def service_table(ops: Any, *, timeout: float = 3.0) -> pd.DataFrame:
         try:
             live = {"ecs": lambda: _ecs_row(ops, svc, timeout), "lambda": lambda: _lambda_row(ops, svc),
                     "emr": lambda: _emr_row(ops, svc)}[svc.type]()
-        except Exception as exc:  # an unreadable service is reported as down, with why
-            live = {"status": "down", "detail": f"could not read: {type(exc).__name__}: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - reported in the table, with why
+            # a read that could not look (access, credentials, network) is unknown; anything else is down
+            live = {"status": "unknown" if unreadable(exc) else "down",
+                    "detail": f"could not read: {type(exc).__name__}: {exc}"}
         rows.append({**base, **live})
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -83,6 +101,8 @@ def service_checks(table: pd.DataFrame) -> list[Check]:
                    "desired": None if pd.isna(r.desired) else int(r.desired)}
         if r.status == "down" and r.criticality == "critical":
             checks.append(Check.fail(name, f"critical service down: {r.detail}", **figures))
+        elif r.status == "unknown":
+            checks.append(Check.warn(name, f"unknown (not measurable): {r.detail}", **figures))
         elif r.status != "up":
             checks.append(Check.warn(name, f"{r.criticality} service {r.status}: {r.detail}", **figures))
         else:

@@ -28,8 +28,8 @@ def frame(error_rate=None, lag=None, api_memory=None, processor_memory=None, n: 
     f["error_rate"] = error_rate if error_rate is not None else [0.001] * n
     f["client_error_rate"] = [0.005] * n
     f["lag_seconds"] = lag if lag is not None else [0.5] * n
-    f["api_memory"] = api_memory if api_memory is not None else [52.0] * n
-    f["processor_memory"] = processor_memory if processor_memory is not None else [50.0] * n
+    f[incident.memory_column("ingestion-api")] = api_memory if api_memory is not None else [52.0] * n
+    f[incident.memory_column("stream-processor")] = processor_memory if processor_memory is not None else [50.0] * n
     return f
 
 
@@ -112,8 +112,9 @@ def test_deployment_hint_fails_only_when_errors_follow_the_deployment():
     lagging = frame(lag=[1.0] * 30 + [400.0] * 30)               # a stream-processor deployment is judged on lag
     check, suspect = incident.deployment_hint(
         deployment(T0 + timedelta(minutes=29, seconds=10), "stream-processor", "stream-processor:4", "stream-processor:3"),
-        lagging, error_threshold=0.05, lag_threshold_s=300, minutes=60)
-    assert check.status == "fail" and suspect.signal == "lag_seconds"
+        lagging, error_threshold=0.05, lag_threshold_s=300, minutes=60,
+        roles={"stream-processor": "process", "ingestion-api": "ingest"})
+    assert check.status == "fail" and suspect.signal == "lag_seconds" and suspect.role == "process"
 
 
 def test_memory_hint():
@@ -168,7 +169,7 @@ def test_procedures_present_and_superseded():
 
 def test_choose_remedies_follows_the_hints():
     suspect = incident.SuspectDeployment("ingestion-api", "ingestion-api:25", "ingestion-api:24",
-                                         T0, "error_rate", T0, 0.0, 0.08)
+                                         T0, "error_rate", T0, 0.0, 0.08, role="ingest")
     bad = pd.DataFrame([{"shard": "s0", "sequence_number": "9"}])
     poison = incident.PoisonScan(pd.DataFrame(), bad)
     clean = incident.PoisonScan(pd.DataFrame(), bad.iloc[:0])
@@ -241,7 +242,8 @@ def test_bad_deployment_and_poison_found_planned_applied_and_undone(ops, healthy
     assert list(deployments["task_definition"]) == [deployed]
     family, rev = deployed.split(":")
     assert deployments.iloc[0]["previous"] == f"{family}:{int(rev) - 1}"
-    check, suspect = incident.deployment_hint(deployments, f, error_threshold=0.05, lag_threshold_s=300, minutes=60)
+    check, suspect = incident.deployment_hint(deployments, f, error_threshold=0.05, lag_threshold_s=300, minutes=60,
+                                              roles=incident.service_roles(ops.profile))
     assert check.status == "fail" and suspect.task_definition == deployed and suspect.began >= now - timedelta(minutes=21)
 
     checkpoints = incident.checkpoints(ops, now=now)

@@ -22,6 +22,7 @@ from opslib import certificates, maintenance
 from opslib.actions import apply
 from opslib.actions.sql import plan_create_index, plan_vacuum
 from opslib.config import Profile, load_profile
+from opslib.errors import ParameterError
 from opslib.runner.archive import LocalArchive
 from opslib.sandbox import sql
 from opslib.sandbox.seed_aws import self_signed_certificate
@@ -83,56 +84,110 @@ def tls_server(tmp_path):
         s.close()
 
 
-@pytest.mark.parametrize("days_left, status", [(75, "ok"), (29.5, "warn"), (10, "warn"), (-2, "fail")])
+@pytest.mark.parametrize("days_left, status", [(75, "ok"), (29.5, "warn"), (14.5, "warn"), (13.5, "fail"),
+                                              (10, "fail"), (-2, "fail")])
 def test_pem_expiry_thresholds(tmp_path, days_left, status):
     path, _ = write_cert(tmp_path, "api", days_left)
     s = certificates.pem_expiry(path, now=TEST_NOW)
     assert s.days_left == pytest.approx(days_left, abs=0.01)
     assert s.subject == "api.analytics.company.com"
-    [check] = certificates.certificate_checks([s])
+    [check] = certificates.certificate_checks([s], warn_days=30, fail_days=14)
     assert check.status == status
     assert ("EXPIRED" in check.detail) == (days_left < 0)
+    assert certificates.certificate_checks([s], warn_days=5, fail_days=0)[0].status == ("fail" if days_left < 0 else "ok")
 
 
-def test_unreadable_pem_is_a_failed_check(tmp_path):
+def test_unreadable_pem_fails_and_an_unreadable_one_is_unknown(tmp_path):
     (tmp_path / "bad.crt").write_text("not a certificate")
     rows = certificates.collect(now=TEST_NOW, pem_paths=[tmp_path / "bad.crt", tmp_path / "missing.crt"])
-    assert [r.error is not None for r in rows] == [True, True]
-    assert [c.status for c in certificates.certificate_checks(rows)] == ["fail", "fail"]
+    assert [(r.error is not None, r.unknown) for r in rows] == [(True, False), (True, True)]
+    checks = certificates.certificate_checks(rows)
+    assert [c.status for c in checks] == ["fail", "warn"] and checks[1].detail.startswith("unknown")
     with pytest.raises(certificates.CertificateError, match="not a PEM certificate"):
         certificates.pem_expiry(tmp_path / "bad.crt", now=TEST_NOW)
 
 
+def test_settings_thresholds_from_the_profile_and_named_files_must_exist(tmp_path):
+    profile = load_profile("sandbox")
+    cfg = certificates.settings(profile)
+    assert (cfg.warn_days, cfg.fail_days, cfg.pem_paths, cfg.endpoints) == (30, 14, (), ())
+    tight = profile.model_copy(update={"certificates": profile.certificates.model_copy(
+        update={"warn_days": 60, "fail_days": 20, "pem_paths": [str(tmp_path / "gone.crt")]})})
+    with pytest.raises(ParameterError) as err:                   # named by the profile, not there
+        certificates.settings(tight)
+    assert err.value.name == "certificates.pem_paths" and err.value.value == str(tmp_path / "gone.crt")
+    path, _ = write_cert(tmp_path, "here", 40)
+    with pytest.raises(ParameterError) as err:                   # named by the parameter, not there
+        certificates.settings(profile, pem_paths=[str(path), str(tmp_path / "missing.crt")])
+    assert err.value.name == "pem_paths" and "missing.crt" in str(err.value)
+    cfg = certificates.settings(profile, pem_paths=str(path), tls_endpoints=["api.example.com", "h:8443"],
+                                warn_days=45)
+    assert (cfg.warn_days, cfg.fail_days, cfg.pem_paths, cfg.endpoints) == (
+        45, 14, (str(path),), ("api.example.com:443", "h:8443"))
+    for bad in ({"warn_days": -1}, {"fail_days": 40}, {"tls_endpoints": "h:443"}, {"tls_endpoints": ["h:x"]},
+                {"pem_paths": 3}):
+        with pytest.raises(ParameterError) as err:
+            certificates.settings(profile, **bad)
+        assert err.value.name == next(iter(bad))
+
+
 def test_tls_endpoint_expiry_read_without_verification(tls_server):
-    expiring, expired = tls_server(12), tls_server(-3)
+    expiring, expired = tls_server(20), tls_server(-3)
     a = certificates.endpoint_expiry("127.0.0.1", expiring.port, now=TEST_NOW)
     assert (a.kind, a.subject, a.source) == ("endpoint", "tls.test.local", f"127.0.0.1:{expiring.port}")
-    assert a.days_left == pytest.approx(12, abs=0.01) and a.status() == "warn"
+    assert a.days_left == pytest.approx(20, abs=0.01) and a.status() == "warn"
     rows = certificates.collect(now=TEST_NOW, endpoints=[f"127.0.0.1:{expired.port}"])
     assert rows[0].days_left == pytest.approx(-3, abs=0.01)
     assert certificates.certificate_checks(rows)[0].status == "fail"
 
 
-def test_unreachable_endpoint_is_a_failed_check():
+def test_unreachable_endpoint_is_unknown_not_a_failure():
     with socket.create_server(("127.0.0.1", 0)) as s:
         port = s.getsockname()[1]          # closed below: nothing listens there
-    rows = certificates.collect(now=TEST_NOW, endpoints=[f"127.0.0.1:{port}"])
-    assert rows[0].error and "cannot read the certificate" in rows[0].error
-    assert certificates.certificate_checks(rows)[0].status == "fail"
+    t0 = time.monotonic()
+    rows = certificates.collect(now=TEST_NOW, endpoints=[f"127.0.0.1:{port}"], timeout=2)
+    assert time.monotonic() - t0 < 5
+    assert rows[0].error and "cannot read the certificate" in rows[0].error and rows[0].status() == "unknown"
+    [check] = certificates.certificate_checks(rows)
+    assert check.status == "warn" and check.detail.startswith("unknown (not measurable)")
     assert certificates.parse_endpoint("api.example.com") == ("api.example.com", 443)
 
 
-def test_acm_and_sandbox_pem_are_healthy(ops, sandbox):
-    statuses = certificates.collect(now=ops.now(), pem_paths=certificates.default_pem_paths(ops), acm=ops.client("acm"))
-    assert [s.kind for s in statuses] == ["file", "acm"]
-    assert all(s.days_left == pytest.approx(75, abs=0.01) for s in statuses)
-    assert statuses[1].arn.startswith("arn:aws:acm:") and statuses[1].acm_type == "IMPORTED"
-    assert [c.status for c in certificates.certificate_checks(statuses)] == ["ok", "ok"]
+def test_https_health_urls_are_the_endpoints(ops):
+    https = ops.profile.model_copy(update={"services": [
+        s.model_copy(update={"health_url": f"https://{s.name}.example.test:8443/health"}) if s.role == "ingest" else s
+        for s in ops.profile.services]})
+    view = type(ops)(https, sandbox=ops.sandbox, session=ops.session)
+    ingest = [s.name for s in https.services_with_role("ingest")]
+    assert certificates.health_endpoints(view) == [f"{n}.example.test:8443" for n in ingest]
+    assert certificates.health_endpoints(ops) == []             # the sandbox's health URLs are plain http
+
+
+def test_listener_certificates_from_acm_are_healthy(ops, sandbox):
+    statuses = certificates.profile_statuses(ops, certificates.settings(ops.profile), now=ops.now())
+    assert [s.kind for s in statuses] == ["acm"]                 # no file looked for, no https health URL
+    [acm] = statuses
+    assert acm.days_left == pytest.approx(75, abs=0.01) and acm.subject == ops.profile.dns.record
+    assert acm.arn.startswith("arn:aws:acm:") and acm.acm_type == "IMPORTED"
+    assert len(acm.used_by) == 1 and acm.used_by[0].endswith(":443")
+    assert [c.status for c in certificates.certificate_checks(statuses)] == ["ok"]
     assert len(certificates.renewal_plan(statuses)) == 0
 
 
+def test_unreadable_load_balancers_are_unknown(ops):
+    from botocore.exceptions import ClientError
+
+    class Denied:
+        def get_paginator(self, name):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, name)
+    [row] = certificates.listener_expiry(Denied(), ops.client("acm"), now=ops.now(), region="us-east-1")
+    assert row.status() == "unknown" and "AccessDenied" in row.error
+    assert certificates.certificate_checks([row])[0].status == "warn"
+
+
 def test_renewal_plan_shows_the_runbook_commands(ops, tmp_path):
-    acm = certificates.acm_expiry(ops.client("acm"), now=ops.now() + timedelta(days=60))   # 15 days left then
+    later = ops.now() + timedelta(days=60)                       # 15 days left then
+    acm = certificates.listener_expiry(ops.client("elbv2"), ops.client("acm"), now=later)
     path, _ = write_cert(tmp_path, "api", -1)
     files = certificates.collect(now=TEST_NOW, pem_paths=[path])
     plan = certificates.renewal_plan(acm + files, elbv2=ops.client("elbv2"), region="us-east-1")
@@ -140,8 +195,8 @@ def test_renewal_plan_shows_the_runbook_commands(ops, tmp_path):
     acm_cmds, file_cmds = plan.steps[0].commands, plan.steps[1].commands
     assert "certbot renew --nginx" in acm_cmds
     assert any(c.startswith(f"aws acm import-certificate --certificate-arn {acm[0].arn}") for c in acm_cmds)
-    assert any("aws elbv2 add-listener-certificates --listener-arn" in c for c in acm_cmds)
-    assert any("no load balancer listener serves" in n for n in plan.notes)   # the sandbox's ALB listens on HTTP
+    [listener] = certificates.listeners_using(ops.client("elbv2"), acm[0].arn)
+    assert any(c.startswith(f"aws elbv2 add-listener-certificates --listener-arn {listener}") for c in acm_cmds)
     assert file_cmds[0] == f"openssl x509 -enddate -noout -in {path}" and plan.steps[1].why == "expired"
     assert "certbot renew --nginx" in plan.to_text() and "<li>" in plan._repr_html_()
 

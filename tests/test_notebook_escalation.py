@@ -62,6 +62,7 @@ def test_the_incident_start_names_the_failing_service_and_the_timeline_holds_the
     rc, services = runs["services"]
     assert rc == 1 and services["incident_id"] == "INC-1"
     assert findings(services)["service-ingestion-api"]["status"] == "fail"
+    assert {n for n, c in findings(services).items() if c["status"] == "fail"} == {"service-ingestion-api"}  # no other
     rc, alarms = runs["alarms"]
     assert alarms["incident_id"] == "INC-1" and alarms["status"] in ("ok", "warn"), alarms["findings"]
 

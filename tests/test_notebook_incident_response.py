@@ -60,6 +60,8 @@ def test_drill_api_down_with_stream_backup_and_connection_exhaustion(ops, health
     assert checks["procedure-api-down"]["figures"]["present"] == [
         "Health checks failing", "5xx errors from ALB", "No events being processed"]
     assert checks["procedure-api-down"]["figures"]["severity"] == "SEV1"
+    assert checks["procedure-api-down"]["figures"]["services_down"] == ["ingestion-api"]      # that one, no other
+    assert "down: ingestion-api;" in checks["procedure-api-down"]["detail"] + ";"
     assert status["procedure-high-error-rate"] == "warn" and "part of API Down" in checks["procedure-high-error-rate"]["detail"]
     assert checks["procedure-stream-backup"]["figures"]["present"] == [
         "Kinesis consumer lag increasing", "Processing delays", "Memory pressure on consumers"]

@@ -66,7 +66,7 @@ def test_healthy_sandbox_passes(sandbox, tmp_path):
     assert found["slow-statements"] == "warn"                        # embedded server: no pg_stat_statements
     assert found["index-user-timestamp"] == "warn"                   # the runbook's index is missing until created
     certs = {k: v for k, v in found.items() if k.startswith("certificate ")}
-    assert len(certs) == 2 and set(certs.values()) == {"ok"}
+    assert list(certs.values()) == ["ok"] and next(iter(certs)).startswith("certificate acm ")   # the ALB's, via ACM
     assert found["unused-indexes"] == found["vacuum"] == "ok"
     text = output_text(maint)
     assert "shared_preload_libraries" in text and "CREATE INDEX CONCURRENTLY" in text
@@ -95,26 +95,36 @@ def test_drill_connection_exhaustion(healthy_sandbox, tmp_path):
 
 
 def test_drill_expiring_certificate(healthy_sandbox, tmp_path):
-    """The sandbox's PEM and ACM certificate have 10 days left (warn); a TLS endpoint serving an expired
-    certificate fails."""
+    """The API certificate the ALB's HTTPS listener serves has 10 days left: under the profile's fail_days
+    (14), so the default run fails naming it, and no PEM file is looked for. Named, the sandbox's PEM copy
+    fails too, and a TLS endpoint serving an expired certificate fails."""
     injected = healthy_sandbox.inject("expiring-certificate")
+    record = healthy_sandbox.profile.dns.record
+    code, entry = run("maintenance", tmp_path / "runs")
+    assert code == 1, entry.get("error")
+    certs = {c["name"]: c for c in entry["findings"] if c["name"].startswith("certificate ")}
+    [(name, acm)] = certs.items()
+    assert name == f"certificate acm acm:{injected['certificate_arn'].rsplit('/', 1)[-1]}"
+    assert acm["status"] == "fail" and record in acm["detail"] and ":443" in acm["detail"]
+    assert acm["figures"]["days_left"] == pytest.approx(10)
+    text = output_text(entry)
+    assert "certbot renew --nginx" in text and "aws acm import-certificate" in text
+    assert "add-listener-certificates --listener-arn arn:" in text
+
     cert, key = write_cert(tmp_path, "endpoint", -2, cn="api.analytics.company.com")
     server = TlsServer(cert, key)
     try:
-        code, entry = run("maintenance", tmp_path / "runs", f'tls_endpoints=["127.0.0.1:{server.port}"]')
+        code, entry = run("maintenance", tmp_path / "runs", f'pem_paths=["{injected["pem"]}"]',
+                          f'tls_endpoints=["127.0.0.1:{server.port}"]')
     finally:
         server.close()
     assert code == 1, entry.get("error")
-    certs = {c["name"]: c for c in entry["findings"] if c["name"].startswith("certificate ")}
-    by_kind = {name.split()[1]: c for name, c in certs.items()}
+    by_kind = {c["name"].split()[1]: c for c in entry["findings"] if c["name"].startswith("certificate ")}
     assert set(by_kind) == {"file", "endpoint", "acm"}
-    assert by_kind["file"]["status"] == by_kind["acm"]["status"] == "warn"
+    assert by_kind["file"]["status"] == by_kind["acm"]["status"] == "fail"
     assert by_kind["file"]["figures"]["days_left"] == pytest.approx(10) == by_kind["acm"]["figures"]["days_left"]
     assert injected["pem"] in by_kind["file"]["name"]
     assert by_kind["endpoint"]["status"] == "fail" and "EXPIRED" in by_kind["endpoint"]["detail"]
-    text = output_text(entry)
-    assert "certbot renew --nginx" in text and "aws acm import-certificate" in text
-    assert "add-listener-certificates" in text
 
 
 @pytest.mark.system_postgres

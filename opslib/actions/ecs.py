@@ -32,7 +32,7 @@ def describe_service(ops: "Ops", cluster: str, service: str, region: str = "prim
 
 
 def short_task_definition(arn: str) -> str:
-    """``arn:aws:ecs:...:task-definition/ingestion-api:24`` -> ``ingestion-api:24``."""
+    """``arn:aws:ecs:...:task-definition/<family>:24`` -> ``<family>:24``."""
     return arn.rsplit("/", 1)[-1]
 
 
@@ -122,7 +122,7 @@ def plan_rollback(ops: "Ops", service: str, *, to: str | None = None, cluster: s
 
 
 def plan_debug(ops: "Ops", service: str, *, cluster: str | None = None, region: str = "primary") -> Plan:
-    """Switch to the latest ``<family>-debug`` task definition (the runbook's ``ingestion-api:debug`` is not
+    """Switch to the latest ``<family>-debug`` task definition (the runbook's ``<service>:debug`` is not
     a valid revision: revisions are numbers)."""
     cluster = _cluster(ops, cluster, region)
     family = short_task_definition(describe_service(ops, cluster, service, region)["taskDefinition"]).rsplit(":", 1)[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
@@ -93,12 +93,27 @@ def plan_alias_record(ops: "Ops", dns_name: str, *, record: str | None = None, z
 
 
 # -- pre-flight of the DR side ---------------------------------------------------------------------
-def dr_preflight(ops: "Ops", *, services: tuple[str, ...] = ("ingestion-api",), check_health: bool = True,
+FAILOVER_ROLE = "ingest"        # the services a regional failover moves: those receiving the events
+ROLE_CHECK = f"DR services (role {FAILOVER_ROLE})"
+
+
+def failover_services(ops: "Ops") -> list:
+    """The profile's ECS services with role ingest: what a regional failover scales up in the DR region."""
+    return [s for s in ops.profile.services_with_role(FAILOVER_ROLE) if s.type == "ecs"]
+
+
+def dr_preflight(ops: "Ops", *, services: Iterable[str] | None = None, check_health: bool = True,
                  timeout: float = 5.0) -> list[Check]:
-    """Read-only checks that the DR region can take the traffic."""
+    """Read-only checks that the DR region can take the traffic: each of ``services`` (default: every ECS
+    service with role ingest) exists in the DR cluster, the DR stream is ACTIVE, the DR health URL answers.
+    A profile without an ingest service fails the check named :data:`ROLE_CHECK` (nothing to fail over)."""
     checks: list[Check] = []
     cluster = ops.profile.ecs.dr_cluster
-    for svc in services:
+    names = [s.name for s in failover_services(ops)] if services is None else list(services)
+    if not names:
+        checks.append(Check(ROLE_CHECK, False, f"not measurable: the profile declares no ECS service with role "
+                                               f"{FAILOVER_ROLE!r} (services[].role): nothing to fail over"))
+    for svc in names:
         try:
             s = ecs.describe_service(ops, cluster, svc, "dr")
             checks.append(Check(f"DR service {cluster}/{svc}", True,
@@ -130,14 +145,32 @@ def http_check(name: str, url: str | None, timeout: float) -> Check:
         return Check(name, False, f"{url}: {exc}")
 
 
-def plan_regional_failover(ops: "Ops", *, desired_count: int = 10, service: str = "ingestion-api",
+def dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str, int]]:
+    """(service, DR desired count) for every ingest service: ``desired_count`` when given, else the
+    service's ``dr_desired_count``. A service with neither is a ParameterError (before any call)."""
+    out = []
+    for svc in failover_services(ops):
+        count = desired_count if desired_count is not None else svc.dr_desired_count
+        if count is None:
+            raise ParameterError("desired_count", None, f"a positive number of DR tasks: the profile gives no "
+                                                        f"dr_desired_count for {svc.name} (services[].dr_desired_count)")
+        out.append((svc.name, count))
+    return out
+
+
+def plan_regional_failover(ops: "Ops", *, desired_count: int | None = None,
                            preflight: Callable[["Ops"], list[Check]] | None = None) -> Plan:
-    """The runbook's regional failover: DR service scaled up, DR stream encrypted, then DNS to the DR ALB.
+    """The runbook's regional failover: every ingest service scaled up in the DR cluster (to
+    ``desired_count``, or each one's ``dr_desired_count``), DR stream encrypted, then DNS to the DR ALB.
 
     DNS moves last (the runbook moves it first, sending traffic to a DR side not yet scaled). The DR
     pre-flight checks run now and again right before applying; a failure refuses the plan."""
     preflight = preflight or dr_preflight
-    plan = ecs.plan_desired_count(ops, service, desired_count, region="dr")
+    capacity = dr_capacity(ops, desired_count)
+    plan = Plan("DR capacity", [], ops, [] if capacity else [
+        f"no ECS service with role {FAILOVER_ROLE!r} in the profile: no DR capacity to scale"])
+    for name, count in capacity:
+        plan = plan + ecs.plan_desired_count(ops, name, count, region="dr")
     plan = plan + kinesis.plan_stream_encryption(ops, region="dr")
     plan = plan + plan_alias_record(ops, ops.profile.dns.dr_alb_dns, alb_region="dr", failover=True)
     plan.title = f"regional failover to {ops.dr_region}"

@@ -23,7 +23,7 @@ DAILY_BACKUP_MAX_AGE_HOURS = 26.0     # a daily job: yesterday's backup plus 2 h
 
 def s3_backups(ops: "Ops", *, now: datetime, bucket: str | None = None, prefix: str = "daily/",
                days: int = 7) -> pd.DataFrame:
-    """The runbook's ``aws s3 ls s3://company-backups/daily/YYYY/MM/DD/`` for the last ``days`` days:
+    """The runbook's ``aws s3 ls s3://<backups bucket>/daily/YYYY/MM/DD/`` for the last ``days`` days:
     one row per day with its objects, bytes and age (hours since the start of that day)."""
     bucket = bucket or ops.profile.s3.backups_bucket
     paginator = ops.client("s3").get_paginator("list_objects_v2")

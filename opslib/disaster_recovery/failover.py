@@ -87,9 +87,10 @@ class FailoverRun:
         return [main, timing]
 
 
-def plan_regional_failover(ops: "Ops", *, desired_count: int = 10) -> Plan:
-    """route53.plan_regional_failover (DR capacity, DR stream encryption, DNS last) with the DR pre-flight
-    gating every step, not only the DNS change."""
+def plan_regional_failover(ops: "Ops", *, desired_count: int | None = None) -> Plan:
+    """route53.plan_regional_failover (every ingest service's DR capacity, to ``desired_count`` or its
+    ``dr_desired_count``; DR stream encryption; DNS last) with the DR pre-flight gating every step, not
+    only the DNS change."""
     plan = route53.plan_regional_failover(ops, desired_count=desired_count)
     plan.changes = [replace(c, meta={**c.meta, "requires_preflight": True}) for c in plan.changes]
     plan.notes.append("each step is applied and audited on its own, timed against the RTO; the DR pre-flight "
@@ -98,13 +99,15 @@ def plan_regional_failover(ops: "Ops", *, desired_count: int = 10) -> Plan:
 
 
 def _dr_capacity(ops: "Ops", plan: Plan) -> list[tuple[str, str, int]]:
-    """(cluster, service, desired count) the DR side must be running before DNS moves."""
+    """(cluster, service, desired count) the DR side must be running before DNS moves: the plan's DR
+    scaling, and for every ingest service the plan does not scale (already scaled), its DR desired count now."""
     out = [(c.params["cluster"], c.params["service"], c.new) for c in plan.changes
            if c.kind == "ecs.desired_count" and c.region == "dr"]
-    if not out:
-        cluster = ops.profile.ecs.dr_cluster
-        svc = ecs_actions.describe_service(ops, cluster, "ingestion-api", "dr")
-        out = [(cluster, "ingestion-api", svc["desiredCount"])]
+    cluster = ops.profile.ecs.dr_cluster
+    scaled = {service for _, service, _ in out}
+    for svc in route53.failover_services(ops):
+        if svc.name not in scaled:
+            out.append((cluster, svc.name, ecs_actions.describe_service(ops, cluster, svc.name, "dr")["desiredCount"]))
     return out
 
 

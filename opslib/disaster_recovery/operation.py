@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 OPERATIONS = ("status", "regional-failover", "database-failover", "test-restore")
 
 
-def validate_parameters(*, operation: str, dry_run: Any, confirm: Any = None, desired_count: Any = 10,
+def validate_parameters(*, operation: str, dry_run: Any, confirm: Any = None, desired_count: Any = None,
                         window_minutes: Any = 60, tolerance: Any = 0.0) -> None:
     """Raise :class:`ParameterError` for a bad notebook parameter (before any AWS call)."""
     if operation not in OPERATIONS:
@@ -36,15 +36,18 @@ def validate_parameters(*, operation: str, dry_run: Any, confirm: Any = None, de
         raise ParameterError("dry_run", dry_run, "True or False")
     if confirm is not None and not isinstance(confirm, (str, list, tuple)):
         raise ParameterError("confirm", confirm, "None, a resource name, or a list of names")
-    if isinstance(desired_count, bool) or not isinstance(desired_count, int) or desired_count < 1:
-        raise ParameterError("desired_count", desired_count, "a positive number of DR tasks")
+    if desired_count is not None and (isinstance(desired_count, bool) or not isinstance(desired_count, int)
+                                      or desired_count < 1):
+        raise ParameterError("desired_count", desired_count, "None (each ingest service's dr_desired_count) or a "
+                                                             "positive number of DR tasks per ingest service")
     if isinstance(window_minutes, bool) or not isinstance(window_minutes, int) or not 5 <= window_minutes <= 1440:
         raise ParameterError("window_minutes", window_minutes, "whole minutes between 5 and 1440")
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
         raise ParameterError("tolerance", tolerance, "a fraction in [0, 1) of the backup's item count")
 
 
-def plan_operation(ops: "Ops", operation: str, *, now: datetime, desired_count: int = 10, replica: str | None = None,
+def plan_operation(ops: "Ops", operation: str, *, now: datetime, desired_count: int | None = None,
+                   replica: str | None = None,
                    backup_arn: str | None = None) -> Plan:
     """The plan of ``operation`` (``status`` plans nothing)."""
     if operation == "regional-failover":

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
-from .procedures import MEMORY_COLUMNS
+from .procedures import memory_column
 
 DEPLOY_COLOR = "#9467bd"
 
@@ -40,7 +40,9 @@ def lag_chart(frame: pd.DataFrame, deployments: pd.DataFrame, *, threshold_s: fl
 
 
 def memory_chart(frame: pd.DataFrame, deployments: pd.DataFrame) -> go.Figure:
-    data = pd.DataFrame({svc: frame[col] for svc, col in MEMORY_COLUMNS.items()})
+    """The memory columns of the signals (:func:`~opslib.incident.procedures.memory_column`), one line per service."""
+    prefix = memory_column("")
+    data = pd.DataFrame({c[len(prefix):]: frame[c] for c in frame.columns if c.startswith(prefix)}, index=frame.index)
     fig = charts.timeseries(data, title="ECS MemoryUtilization by service", y_title="%", target=90,
                             target_label="leak suspected above")
     return mark_deployments(fig, deployments)

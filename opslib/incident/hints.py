@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ import pandas as pd
 from .. import performance
 from ..findings import Check
 from .diagnostics import PoisonScan
-from .procedures import MEMORY_COLUMNS, PROCESSOR_SERVICE
+from .procedures import API_ROLE, PROCESSOR_ROLE, memory_column, missing_role, role_services
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class SuspectDeployment:
     began: datetime
     before: float | None
     after: float | None
+    role: str | None = None      # the service's role in the profile (remedies follow it)
 
 
 def onset(series: pd.Series, threshold: float) -> datetime | None:
@@ -39,29 +40,33 @@ def onset(series: pd.Series, threshold: float) -> datetime | None:
     return rest.index[0].to_pydatetime()
 
 
-def _signal(service: str, error_threshold: float, lag_threshold_s: float) -> tuple[str, float, str]:
-    if service == PROCESSOR_SERVICE:
+def _signal(role: str | None, error_threshold: float, lag_threshold_s: float) -> tuple[str, float, str]:
+    if role == PROCESSOR_ROLE:
         return "lag_seconds", lag_threshold_s, "consumer lag (s)"
     return "error_rate", error_threshold, "5xx error rate"
 
 
 def deployment_hint(deployments: pd.DataFrame, frame: pd.DataFrame, *, error_threshold: float,
-                    lag_threshold_s: float, minutes: int) -> tuple[Check, SuspectDeployment | None]:
-    """Fail when a deployment of the window is followed by its service's signal (5xx rate for the API,
-    consumer lag for the stream processor) going above its alert threshold: the first period above it
-    ends after the deployment. Warn when the trouble began before the deployment."""
+                    lag_threshold_s: float, minutes: int, roles: Mapping[str, str | None] | None = None
+                    ) -> tuple[Check, SuspectDeployment | None]:
+    """Fail when a deployment of the window is followed by its service's signal (consumer lag for a
+    service with role process, the 5xx rate for the others) going above its alert threshold: the first
+    period above it ends after the deployment. Warn when the trouble began before the deployment.
+    ``roles``: service name -> role (:func:`~opslib.incident.procedures.service_roles`)."""
+    roles = roles or {}
     name = "hint-recent-deployment"
     if deployments.empty:
         return Check.ok(name, f"no ECS deployment in the last {minutes} min", deployments=0), None
     notes = []
     for d in deployments.itertuples():
-        column, threshold, label = _signal(d.service, error_threshold, lag_threshold_s)
+        role = roles.get(d.service)
+        column, threshold, label = _signal(role, error_threshold, lag_threshold_s)
         series = frame[column]
         began = onset(series, threshold)
         at = pd.Timestamp(d.created)
         cut = at.floor("60s")
         before, after = series[series.index < cut].dropna(), series[series.index >= cut].dropna()
-        figures = {"service": d.service, "task_definition": d.task_definition, "previous": d.previous,
+        figures = {"service": d.service, "role": role, "task_definition": d.task_definition, "previous": d.previous,
                    "deployed_at": d.created, "signal": column, "threshold": threshold, "began": began,
                    "before": float(before.mean()) if len(before) else None,
                    "after": float(after.mean()) if len(after) else None}
@@ -70,7 +75,7 @@ def deployment_hint(deployments: pd.DataFrame, frame: pd.DataFrame, *, error_thr
             continue
         if began + timedelta(seconds=60) > d.created:
             suspect = SuspectDeployment(d.service, d.task_definition, d.previous, d.created, column, began,
-                                        figures["before"], figures["after"])
+                                        figures["before"], figures["after"], role)
             return Check.fail(name, f"bad deployment: {d.service} got {d.task_definition} at {d.created:%H:%M:%S} "
                                     f"and its {label} has been above {threshold:g} since {began:%H:%M} "
                                     f"(mean {_num(figures['before'])} before, {_num(figures['after'])} after); "
@@ -86,10 +91,12 @@ def _num(x: float | None) -> str:
 
 def memory_hint(frame: pd.DataFrame, service: str, stopped: pd.DataFrame | None = None, *, high: float = 90.0,
                 warn_at: float = 80.0, rising_per_hour: float = 10.0) -> Check:
-    """A service's MemoryUtilization over the window: fail when it is high and climbing (a leak) or tasks
-    were killed for memory; warn when only one of high or climbing."""
+    """A service's MemoryUtilization over the window (column :func:`memory_column` of the signals): fail
+    when it is high and climbing (a leak) or tasks were killed for memory; warn when only one of high or
+    climbing, or when it was not measured."""
     name = f"hint-memory-{service}"
-    series = frame[MEMORY_COLUMNS[service]].dropna()
+    column = memory_column(service)
+    series = frame[column].dropna() if column in frame else pd.Series(dtype=float)
     ooms = 0
     if stopped is not None and len(stopped):
         mine = stopped[stopped["service"] == service]
@@ -110,6 +117,18 @@ def memory_hint(frame: pd.DataFrame, service: str, stopped: pd.DataFrame | None 
     if last >= warn_at or slope >= rising_per_hour:
         return Check.warn(name, text, **figures)
     return Check.ok(name, text, **figures)
+
+
+def memory_hints(profile: Any, frame: pd.DataFrame, stopped: pd.DataFrame | None = None, **kw: Any) -> list[Check]:
+    """:func:`memory_hint` for every ECS service with role ingest or process; a role the profile lacks is
+    a warn naming it (not measurable)."""
+    out = []
+    for role in (API_ROLE, PROCESSOR_ROLE):
+        services = role_services(profile, role)
+        if not services:
+            out.append(Check.warn(f"hint-memory-{role}", missing_role(role), role=role))
+        out += [memory_hint(frame, s.name, stopped, **kw) for s in services]
+    return out
 
 
 def db_connections_hint(usage: performance.ConnectionUsage, metric: pd.Series | None) -> Check:

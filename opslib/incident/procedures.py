@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import alerts
 from ..aws.cloudwatch import metric_frame
+from ..config import Metric
 from ..errors import ParameterError
 from ..findings import Check
 
@@ -28,8 +29,32 @@ PROCEDURES: dict[str, Procedure] = {p.name: p for p in (
     Procedure("stream-backup", "Stream Backup", "SEV2", "Stream Backup"),
 )}
 REMEDIES = ("scale-api", "rollback", "debug", "scale-processors", "skip-poison")
-API_SERVICE, PROCESSOR_SERVICE = "ingestion-api", "stream-processor"
-MEMORY_COLUMNS = {API_SERVICE: "api_memory", PROCESSOR_SERVICE: "processor_memory"}
+# The procedures find their services by role (``services[].role`` of the profile), never by name.
+API_ROLE, PROCESSOR_ROLE = "ingest", "process"
+ROLE_STEPS = {
+    API_ROLE: "API Down's health checks and ALB targets, the API memory hint, the scale-api/rollback/debug remedies",
+    PROCESSOR_ROLE: "Stream Backup's consumer memory pressure, the processor memory hint, the scale-processors remedy",
+}
+
+
+def role_services(profile: Any, role: str) -> list[Any]:
+    """The profile's ECS services with ``role`` (the procedures' services; empty when the role is missing)."""
+    return [s for s in profile.services_with_role(role) if s.type == "ecs"]
+
+
+def missing_role(role: str) -> str:
+    return f"not measurable: the profile declares no ECS service with role {role!r} (services[].role)"
+
+
+def role_checks(profile: Any) -> list[Check]:
+    """A warn per role the procedures need but the profile does not declare, naming the steps it leaves out."""
+    return [Check.warn(f"role-{role}", f"{missing_role(role)}; not measured: {steps}", role=role)
+            for role, steps in ROLE_STEPS.items() if not role_services(profile, role)]
+
+
+def service_roles(profile: Any) -> dict[str, str | None]:
+    """Service name -> role, for judging a deployment on its service's signal."""
+    return {s.name: s.role for s in profile.services}
 
 
 def check_procedure(procedure: Any) -> str:
@@ -87,20 +112,27 @@ def severity_table(profile: Any) -> pd.DataFrame:
 
 
 # -- live signals -----------------------------------------------------------------------------------
-def service_metric(profile: Any, key: str, service: str) -> Any:
-    """A per-service ECS metric of the profile (e.g. ``ecs_memory``) for another ``service``."""
-    metric = profile.metrics[key]
-    return metric.model_copy(update={"dimensions": {**metric.dimensions, "ServiceName": service}})
+def memory_column(service: str) -> str:
+    """The column of :func:`signals` holding ``service``'s memory."""
+    return f"memory {service}"
+
+
+def memory_metric(profile: Any, service: str) -> Metric:
+    """An ECS service's memory: ``AWS/ECS MemoryUtilization`` by ClusterName and ServiceName."""
+    return Metric(namespace="AWS/ECS", name="MemoryUtilization", stat="Average", unit="Percent",
+                  dimensions={"ClusterName": profile.ecs.cluster, "ServiceName": service})
 
 
 def signals(ops: Any, *, now: datetime, minutes: int = 60) -> pd.DataFrame:
     """Per minute over ``[now - minutes, now)``: requests, 5xx/4xx counts and shares of requests, failed
     health checks, incoming records, the consumer lag (``GetRecords.IteratorAgeMilliseconds``; the
-    runbook's ``describe-stream-consumer`` shows no lag at all) and the memory of both ECS services."""
+    runbook's ``describe-stream-consumer`` shows no lag at all) and the memory of the ECS services with role
+    ingest or process (:func:`memory_column`)."""
     m = ops.profile.metrics
     metrics = {k: m[k] for k in ("requests", "http_5xx", "http_4xx", "health_check_failures", "incoming_records",
                                  "iterator_age_ms")}
-    metrics |= {col: service_metric(ops.profile, "ecs_memory", svc) for svc, col in MEMORY_COLUMNS.items()}
+    metrics |= {memory_column(s.name): memory_metric(ops.profile, s.name)
+                for role in (API_ROLE, PROCESSOR_ROLE) for s in role_services(ops.profile, role)}
     frame = metric_frame(ops.client("cloudwatch"), metrics, now - timedelta(minutes=minutes), now, 60)
     requests = frame["requests"].where(frame["requests"] > 0)
     frame["error_rate"] = frame["http_5xx"].fillna(0) / requests
@@ -146,19 +178,29 @@ def _pct(x: float | None) -> str:
 
 
 def api_down_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, health: pd.DataFrame, targets: pd.DataFrame,
-                      *, error_threshold: float, recent_minutes: int = 5) -> list[Symptom]:
-    api_health = health[health["service"] == API_SERVICE]
-    failing = api_health[~api_health["ok"].astype(bool)]
-    api_targets = targets[targets["service"] == API_SERVICE]
-    healthy = int((api_targets["state"] == "healthy").sum())
-    no_healthy_target = len(api_targets) == 0 or healthy == 0
+                      *, error_threshold: float, services: list[Any], recent_minutes: int = 5) -> list[Symptom]:
+    """``services``: the profile's ingest services (:func:`role_services`). Without one, the health checks
+    are judged on the HealthCheckFailed rule alone (the HTTP and ALB-target checks are not measurable)."""
+    names = [s.name for s in services]
+    failing = health[health["service"].isin(names) & ~health["ok"].astype(bool)]
+    mine = targets[targets["service"].isin(names)]
+    healthy = int((mine["state"] == "healthy").sum())
+    # a service whose target group the profile names but which has no healthy target there
+    no_target = [s.name for s in services if s.target_group
+                 and not ((mine["service"] == s.name) & (mine["state"] == "healthy")).any()]
+    down = list(dict.fromkeys(list(failing["service"]) + no_target))
     http = "; ".join(f"GET {r.url}: {r.error or r.status}" for r in failing.itertuples()) or "GET /health OK"
-    checks_failing = bool(len(failing)) or rule.state == "firing" or no_healthy_target
-    out = [Symptom("api-down", "Health checks failing", checks_failing,
-                   f"{http}; HealthCheckFailed rule {rule.state} ({rule.detail}); "
-                   f"{healthy}/{len(api_targets)} ALB targets healthy",
-                   {"http_failing": len(failing), "rule": rule.state, "healthy_targets": healthy,
-                    "targets": len(api_targets)})]
+    figures = {"http_failing": len(failing), "rule": rule.state, "healthy_targets": healthy, "targets": len(mine),
+               "services": names, "services_down": down}
+    if not services:
+        present = True if rule.state == "firing" else None
+        out = [Symptom("api-down", "Health checks failing", present,
+                       f"HealthCheckFailed rule {rule.state} ({rule.detail}); HTTP and ALB target checks "
+                       f"{missing_role(API_ROLE)}", figures)]
+    else:
+        out = [Symptom("api-down", "Health checks failing", bool(down) or rule.state == "firing",
+                       f"{http}; HealthCheckFailed rule {rule.state} ({rule.detail}); {healthy}/{len(mine)} ALB "
+                       f"targets healthy" + (f"; down: {', '.join(down)}" if down else ""), figures)]
     rate = _recent(frame["error_rate"], recent_minutes)
     share = float(rate.mean()) if len(rate) else None
     out.append(Symptom("api-down", "5xx errors from ALB", share is not None and share > error_threshold,
@@ -197,8 +239,9 @@ def high_error_rate_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, *, er
 
 
 def stream_backup_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, checkpoints: pd.DataFrame, *,
-                           lag_threshold_s: float, target_s: float, recent_minutes: int = 15,
+                           lag_threshold_s: float, target_s: float, processors: list[str], recent_minutes: int = 15,
                            memory_pressure: float = 85.0) -> list[Symptom]:
+    """``processors``: the names of the profile's process services (their memory is the consumers')."""
     lag = frame["lag_seconds"].dropna()
     now_lag = float(lag.iloc[-1]) if len(lag) else None
     recent = _recent(frame["lag_seconds"], recent_minutes)
@@ -214,11 +257,20 @@ def stream_backup_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, checkpo
                        f"oldest shard checkpoint written {oldest if oldest is None else round(oldest)} s ago "
                        f"({len(checkpoints)} shards; delayed above {lag_threshold_s:g} s)",
                        {"oldest_checkpoint_seconds": oldest}))
-    mem = _recent(frame["processor_memory"], 5)
-    peak = float(mem.max()) if len(mem) else None
-    out.append(Symptom("stream-backup", "Memory pressure on consumers", peak is not None and peak >= memory_pressure,
-                       f"{PROCESSOR_SERVICE} memory {peak if peak is None else round(peak, 1)}% at most in the last "
-                       f"5 min (pressure at {memory_pressure:g}%)", {"processor_memory": peak}))
+    if not processors:
+        out.append(Symptom("stream-backup", "Memory pressure on consumers", None, missing_role(PROCESSOR_ROLE)))
+        return out
+    peaks = {}
+    for name in processors:
+        column = memory_column(name)
+        mem = _recent(frame[column], 5) if column in frame else pd.Series(dtype=float)
+        peaks[name] = float(mem.max()) if len(mem) else None
+    measured = {k: v for k, v in peaks.items() if v is not None}
+    peak = max(measured.values()) if measured else None
+    text = ", ".join(f"{k} {'n/a' if v is None else round(v, 1)}%" for k, v in peaks.items())
+    out.append(Symptom("stream-backup", "Memory pressure on consumers", None if peak is None else peak >= memory_pressure,
+                       f"memory at most {text} in the last 5 min (pressure at {memory_pressure:g}%)",
+                       {"processor_memory": peak, "by_service": peaks}))
     return out
 
 
@@ -226,10 +278,12 @@ def symptoms(profile: Any, frame: pd.DataFrame, *, rules: dict[str, alerts.RuleR
              targets: pd.DataFrame, checkpoints: pd.DataFrame) -> list[Symptom]:
     """Every symptom of the three procedures, judged on the live data."""
     t = thresholds(profile)
-    return (api_down_symptoms(frame, rules["api-down"], health, targets, error_threshold=t.error_rate)
+    processors = [s.name for s in role_services(profile, PROCESSOR_ROLE)]
+    return (api_down_symptoms(frame, rules["api-down"], health, targets, error_threshold=t.error_rate,
+                              services=role_services(profile, API_ROLE))
             + high_error_rate_symptoms(frame, rules["high-error-rate"], error_threshold=t.error_rate)
             + stream_backup_symptoms(frame, rules["stream-backup"], checkpoints, lag_threshold_s=t.lag_seconds,
-                                     target_s=t.lag_target_seconds))
+                                     target_s=t.lag_target_seconds, processors=processors))
 
 
 def symptom_table(found: Iterable[Symptom]) -> pd.DataFrame:
@@ -268,7 +322,8 @@ def procedure_checks(found: Iterable[Symptom], profile: Any) -> list[Check]:
         mine = [s for s in found if s.procedure == p.name]
         shown = [s for s in mine if s.present]
         figures = {"severity": p.severity, "response_minutes": response.get(p.severity),
-                   "present": [s.symptom for s in shown]}
+                   "present": [s.symptom for s in shown],
+                   "services_down": list(dict.fromkeys(n for s in shown for n in s.figures.get("services_down", [])))}
         text = "; ".join(f"{s.symptom}: {s.evidence}" for s in shown)
         name = f"procedure-{p.name}"
         if p.name in active:

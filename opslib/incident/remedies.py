@@ -1,16 +1,18 @@
 """Remedies, planned through the existing planners and applied only by ``apply(plan, dry_run=False)``:
 scale the API up, roll back a bad deployment, debug logging, scale the stream processors, and skip a
-shard's checkpoint past poison messages (the undo restores the old sequence number)."""
+shard's checkpoint past poison messages (the undo restores the old sequence number). The services are
+the profile's by role: ingest (the API) and process (the stream consumers); a role the profile lacks
+makes its remedies an empty plan that says so."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..actions import ecs as ecs_actions
 from ..actions import kinesis as kinesis_actions
 from ..actions.plan import Plan
 from .diagnostics import PoisonScan
 from .hints import SuspectDeployment
-from .procedures import API_SERVICE, PROCESSOR_SERVICE, check_positive, check_remedy
+from .procedures import API_ROLE, PROCESSOR_ROLE, check_positive, check_remedy, missing_role, role_services
 
 
 def choose_remedies(procedures: list[str], remedy: Any, *, suspect: SuspectDeployment | None,
@@ -28,7 +30,7 @@ def choose_remedies(procedures: list[str], remedy: Any, *, suspect: SuspectDeplo
         return [(name, "requested (remedy parameter)") for name in chosen]
     out: dict[str, str] = {}
     for p in procedures:
-        if p in ("api-down", "high-error-rate") and suspect is not None and suspect.service == API_SERVICE:
+        if p in ("api-down", "high-error-rate") and suspect is not None and suspect.role == API_ROLE:
             out.setdefault("rollback", f"{p}: {suspect.task_definition} deployed at {suspect.deployed_at:%H:%M:%S}, "
                                        f"errors since {suspect.began:%H:%M}")
         elif p == "api-down" and regional:
@@ -37,7 +39,7 @@ def choose_remedies(procedures: list[str], remedy: Any, *, suspect: SuspectDeplo
             out.setdefault("scale-api", "api-down: the runbook's step 4 (scale up if needed); no deployment to blame")
         elif p == "stream-backup" and poison is not None and poison.found:
             out.setdefault("skip-poison", f"stream-backup: {len(poison.bad)} poison record(s) block the consumer")
-        elif p == "stream-backup" and suspect is not None and suspect.service == PROCESSOR_SERVICE:
+        elif p == "stream-backup" and suspect is not None and suspect.role == PROCESSOR_ROLE:
             out.setdefault("rollback", f"stream-backup: {suspect.task_definition} deployed at "
                                        f"{suspect.deployed_at:%H:%M:%S}, lag since {suspect.began:%H:%M}")
         elif p == "stream-backup":
@@ -59,6 +61,17 @@ def plan_skip_poison(ops: Any, poison: PoisonScan | None) -> Plan:
     return plan
 
 
+def _per_service(ops: Any, role: str, title: str, make: Callable[[str], Plan]) -> Plan:
+    """``make(name)`` for every ECS service with ``role``; without one, an empty plan saying which role is missing."""
+    plans = [make(s.name) for s in role_services(ops.profile, role)]
+    if not plans:
+        return Plan(f"{title}: not possible", [], ops, [f"{title}: {missing_role(role)}"])
+    total = plans[0]
+    for p in plans[1:]:
+        total = total + p
+    return total
+
+
 def plan_remedies(ops: Any, procedures: list[str], remedy: Any = "auto", *, suspect: SuspectDeployment | None = None,
                   poison: PoisonScan | None = None, regional: bool = False, api_desired_count: int = 10,
                   processor_desired_count: int = 20) -> Plan:
@@ -68,14 +81,19 @@ def plan_remedies(ops: Any, procedures: list[str], remedy: Any = "auto", *, susp
     plans = []
     for name, why in chosen:
         if name == "scale-api":
-            plan = ecs_actions.plan_desired_count(ops, API_SERVICE, api_desired_count)
+            plan = _per_service(ops, API_ROLE, name,
+                                lambda svc: ecs_actions.plan_desired_count(ops, svc, api_desired_count))
         elif name == "scale-processors":
-            plan = ecs_actions.plan_desired_count(ops, PROCESSOR_SERVICE, processor_desired_count)
+            plan = _per_service(ops, PROCESSOR_ROLE, name,
+                                lambda svc: ecs_actions.plan_desired_count(ops, svc, processor_desired_count))
+        elif name == "rollback" and suspect is not None:
+            plan = ecs_actions.plan_rollback(ops, suspect.service, to=suspect.previous)
         elif name == "rollback":
-            plan = (ecs_actions.plan_rollback(ops, suspect.service, to=suspect.previous) if suspect is not None
-                    else ecs_actions.plan_rollback(ops, API_SERVICE))
+            plan = _per_service(ops, API_ROLE, name, lambda svc: ecs_actions.plan_rollback(ops, svc))
+        elif name == "debug" and suspect is not None:
+            plan = ecs_actions.plan_debug(ops, suspect.service)
         elif name == "debug":
-            plan = ecs_actions.plan_debug(ops, suspect.service if suspect is not None else API_SERVICE)
+            plan = _per_service(ops, API_ROLE, name, lambda svc: ecs_actions.plan_debug(ops, svc))
         else:
             plan = plan_skip_poison(ops, poison)
         plan.notes.insert(0, f"{name}: {why}")

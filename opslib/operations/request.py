@@ -49,6 +49,23 @@ def _names(profile: "Profile", kind: str) -> list[str]:
     return [s.name for s in profile.services if s.type == kind]
 
 
+# Defaults by role: ``service=None`` is the profile's ingest service, ``function=None`` its validate function.
+DEFAULT_ROLES = {"service": ("ingest", "ecs"), "function": ("validate", "lambda")}
+
+
+def _by_role(profile: "Profile", name: str, value: str | None) -> str | None:
+    """``value``, or (None) the first service of the parameter's default role and type; None if there is none."""
+    if value is not None:
+        return value
+    role, kind = DEFAULT_ROLES[name]
+    return next((s.name for s in profile.services_with_role(role) if s.type == kind), None)
+
+
+def _role_hint(name: str) -> str:
+    role, kind = DEFAULT_ROLES[name]
+    return f" (None: the {kind} service with role {role!r}, which this profile does not declare)"
+
+
 def _int(name: str, value: object, lo: int, hi: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ParameterError(name, value, f"{what}: an integer in [{lo}, {hi}]")
@@ -92,9 +109,11 @@ def validate(profile: "Profile", operation: str, *, now: datetime, service: str 
     lo, hi = profile.ecs.min_desired_count, profile.ecs.max_desired_count
 
     def ecs_service() -> str:
-        if service not in ecs_names:
-            raise ParameterError("service", service, "an ECS service of the profile: " + ", ".join(ecs_names))
-        return service
+        chosen = _by_role(profile, "service", service)
+        if chosen not in ecs_names:
+            raise ParameterError("service", service, "an ECS service of the profile: " + ", ".join(ecs_names)
+                                 + (_role_hint("service") if chosen is None else ""))
+        return chosen
 
     if operation == "status":
         return Request(operation, **watch)
@@ -120,14 +139,17 @@ def validate(profile: "Profile", operation: str, *, now: datetime, service: str 
         if task_definition is not None:
             family, _, rev = str(task_definition).partition(":")
             if not family or not rev.isdigit():
-                raise ParameterError("task_definition", task_definition, "family:revision, e.g. ingestion-api:24")
+                raise ParameterError("task_definition", task_definition, f"family:revision, e.g. {svc}:24")
         if image is not None and (":" not in str(image) or str(image).endswith(":")):
-            raise ParameterError("image", image, "a container image with a tag, e.g. <repo>/ingestion-api:1.25.0")
+            raise ParameterError("image", image, f"a container image with a tag, e.g. <repo>/{svc}:1.25.0")
         return Request(operation, service=svc, task_definition=task_definition, image=image, **watch)
     if operation == "deploy-lambda":
         names = _names(profile, "lambda")
-        if function not in names:
-            raise ParameterError("function", function, "a Lambda function of the profile: " + ", ".join(names))
+        chosen = _by_role(profile, "function", function)
+        if chosen not in names:
+            raise ParameterError("function", function, "a Lambda function of the profile: " + ", ".join(names)
+                                 + (_role_hint("function") if chosen is None else ""))
+        function = chosen
         if (lambda_version is None) == (artifact_key is None):
             raise ParameterError("lambda_version", lambda_version,
                                  "exactly one of lambda_version (a published version) or artifact_key (a zip in "

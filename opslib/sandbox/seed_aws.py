@@ -443,7 +443,24 @@ def install_certificate(sb: Any, days_left: int) -> str:
     existing = [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]
                 if c["DomainName"] == sb.profile.dns.record]
     kwargs = {"CertificateArn": existing[0]} if existing else {}
-    return acm.import_certificate(Certificate=cert, PrivateKey=key, **kwargs)["CertificateArn"]
+    arn = acm.import_certificate(Certificate=cert, PrivateKey=key, **kwargs)["CertificateArn"]
+    serve_certificate(sb, arn)
+    return arn
+
+
+def serve_certificate(sb: Any, arn: str) -> None:
+    """An HTTPS:443 listener with ``arn`` on each primary load balancer (as the API's ALB terminates TLS), so
+    the certificate is found where it lives: the listeners. Re-imports keep the ARN, so the listener stays."""
+    elb = sb.client("elbv2")
+    for page in elb.get_paginator("describe_load_balancers").paginate():
+        for lb in page["LoadBalancers"]:
+            listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+            if any(li.get("Port") == 443 for li in listeners):
+                continue
+            actions = (listeners[0]["DefaultActions"] if listeners else
+                       [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
+            elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+                                Certificates=[{"CertificateArn": arn}], DefaultActions=actions)
 
 
 def _emr(sb: Any) -> None:
