@@ -221,9 +221,9 @@ class Incident:
 
 
 def default_archive() -> str:
-    """$OPSLIB_ARCHIVE, else ``runs/`` beside ``parameters/`` (the CLI's default from the checkout)."""
-    from .config import project_root
-    return os.environ.get(ARCHIVE_ENV) or str(project_root() / "runs")
+    """$OPSLIB_ARCHIVE, else ``runs/`` beside ``parameters/`` (the one default: :func:`opslib.runner.archive.default_archive`)."""
+    from .runner.archive import default_archive as default
+    return default()
 
 
 def load_incident(incident_id: str | None, archive: "str | os.PathLike | Archive | None" = None, *,

@@ -207,7 +207,7 @@ def _register_runs(group: click.Group) -> None:
     @click.option("--incident")
     @click.option("--notebook")
     @click.option("--since", help="ISO time (UTC if no zone), e.g. 2026-11-25T00:00")
-    @click.option("--status", type=click.Choice(["ok", "warn", "fail", "error", "died", "timeout"]))
+    @click.option("--status", type=click.Choice(["ok", "warn", "fail", "error", "died", "timeout", "interrupted"]))
     @click.option("--json", "as_json", is_flag=True)
     @archive_opt
     @profile_opt
@@ -233,38 +233,44 @@ def _register_runs(group: click.Group) -> None:
     @runs_group.command("show")
     @click.argument("run_id")
     @click.option("--json", "as_json", is_flag=True)
+    @click.option("--html", "html_out", type=click.Path(dir_okay=False),
+                  help="write a self-contained HTML page of the run's archived notebook (plotly.js inline) here")
     @archive_opt
     @profile_opt
-    def runs_show(run_id, as_json, archive_target, profile):
+    def runs_show(run_id, as_json, html_out, archive_target, profile):
         """One run's manifest entry (RUN_ID or a unique prefix)."""
         from ..runner.manifest import entry_text, find_entry
-        entry = find_entry(_archive(archive_target, profile).manifest(), run_id)
+        archive = _archive(archive_target, profile)
+        entry = find_entry(archive.manifest(), run_id)
         if entry is None:
             raise ParameterError("RUN_ID", run_id, "the id (or a unique prefix) of a run in the manifest")
+        if html_out:
+            from ..runner.html import standalone_html
+            Path(html_out).write_text(standalone_html(archive, entry), encoding="utf-8")
+            click.echo(f"wrote {html_out}", err=True)
+            return 0
         click.echo(json.dumps(entry, indent=2, sort_keys=True) if as_json else entry_text(entry))
         return 0
 
     @runs_group.command("verify")
     @click.argument("run_id", required=False)
+    @click.option("--expect-head", help="a chain head recorded earlier: fail unless it is still in the chain")
     @archive_opt
     @profile_opt
-    def runs_verify(run_id, archive_target, profile):
-        """Recompute the sha256 of archived files; exit 1 if any changed or is missing."""
+    def runs_verify(run_id, expect_head, archive_target, profile):
+        """Verify the archive: the manifest's hash chain, every file's sha256, no file without an entry.
+        Prints the chain head to record elsewhere; exit 1 on any problem."""
         from ..runner.manifest import find_entry
-        from ..runner.verify import verify_entries
+        from ..runner.verify import verify_archive
         archive = _archive(archive_target, profile)
-        entries = list(archive.manifest())
         if run_id:
-            entry = find_entry(entries, run_id)
+            entry = find_entry(archive.manifest(), run_id)
             if entry is None:
                 raise ParameterError("RUN_ID", run_id, "the id (or a unique prefix) of a run in the manifest")
-            entries = [entry]
-        checks = verify_entries(archive, entries)
-        bad = [c for c in checks if c.status != "ok"]
-        for c in bad:
-            click.echo(f"{c.status.upper()}  {c.run_id}  {c.kind}  {c.path}  {c.detail}")
-        click.echo(f"{len(checks)} files checked, {len(bad)} changed or missing", err=True)
-        return 1 if bad else 0
+            run_id = entry["id"]
+        report = verify_archive(archive, run_id=run_id, expect_head=expect_head)
+        click.echo(report.summary())
+        return 0 if report.ok else 1
 
 
 # -- schedule ----------------------------------------------------------------------------------------
