@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -145,6 +146,28 @@ class LocalArchive(Archive):
             raise EvidenceError(f"{path} already exists; archive files are written once") from exc
         os.chmod(path, 0o444)
         return str(path)
+
+    def write_asset(self, name: str, data: bytes) -> tuple[str, bool]:
+        # written aside and linked into place: a concurrent run never sees half an asset
+        rel = f"assets/{name}"
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.chmod(tmp, 0o444)
+                try:
+                    os.link(tmp, path)        # fails if it exists: never overwritten
+                    return rel, True
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(tmp)
+        if hashlib.sha256(path.read_bytes()).hexdigest() != hashlib.sha256(data).hexdigest():
+            raise EvidenceError(f"{path} exists with other content than its name says")
+        return rel, False
 
     def read(self, rel: str) -> bytes:
         try:

@@ -31,7 +31,7 @@ from .. import __version__
 from ..findings import overall_status, read_findings
 from .archive import Archive, LocalArchive, run_stem
 from .catalog import NotebookInfo
-from .html import plotly_asset, render_html
+from .html import asset_prefix, render_page
 from .manifest import EXIT_CODES, RunEntry
 from .scrub import Scrubber
 from .verify import sha256
@@ -246,16 +246,17 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
     nb = scrub.notebook(nb)
     ipynb = nbformat.writes(nb).encode()
     stem = run_stem(start, info.name, run_id)
-    asset = plotly_asset()
-    html = render_html(nb, title=f"{info.name} {run_id} ({status})", plotlyjs_src=asset.src_from(stem)).encode()
+    html, assets = render_page(nb, title=f"{info.name} {run_id} ({status})", assets=asset_prefix(stem))
+    html = html.encode()
     files, added = {}, 0
     for kind, data in (("ipynb", ipynb), ("html", html)):
         rel = f"{stem}.{kind}"
         files[kind] = {"rel": rel, "path": archive.write_once(rel, data), "sha256": sha256(data), "bytes": len(data)}
         added += len(data)
-    if asset.used_by(html):
+    for asset in assets:          # shared by the runs of the archive: written by the first run that needs it
         rel, written = archive.write_asset(asset.name, asset.data)
-        files["plotlyjs"] = {"rel": rel, "path": archive.url(rel), "sha256": asset.sha256, "bytes": len(asset.data)}
+        files[f"asset:{asset.stem}"] = {"rel": rel, "path": archive.url(rel), "sha256": asset.sha256,
+                                        "bytes": len(asset.data)}
         added += len(asset.data) if written else 0
     entry = RunEntry(
         id=run_id, notebook=info.name, notebook_path=str(info.path), profile=profile_name or profile,
@@ -282,7 +283,8 @@ def summary(entry: dict) -> str:
     for c in entry.get("findings", []):
         lines.append(f"  {c['status'].upper():<4} {c['name']}: {c['detail']}")
     for kind, f in entry["files"].items():
-        lines.append(f"  {kind:<5} {f['path']}")
+        if not kind.startswith("asset:"):
+            lines.append(f"  {kind:<5} {f['path']}")
     lines.append(f"  archive +{entry['bytes_added']:,} bytes")
     return "\n".join(lines)
 
