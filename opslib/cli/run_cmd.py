@@ -1,7 +1,8 @@
 """``runbook run | list | runs | schedule | lab``: running notebooks and reading their evidence.
 
 Exit codes of ``runbook run``: 0 every check ok or warn; 1 a check failed; 2 bad input (nothing
-ran); 3 the notebook raised; 4 the kernel died or timed out. ``--all`` exits with the worst."""
+ran); 3 the notebook raised; 4 the kernel died or timed out; 130/143 stopped by SIGINT/SIGTERM (the
+partial run archived as interrupted). ``--all`` exits with the worst. ``runbook lab`` is in :mod:`.lab_cmd`."""
 from __future__ import annotations
 
 import json
@@ -314,36 +315,7 @@ def _register_schedule(group: click.Group) -> None:
         return 0
 
 
-# -- lab ---------------------------------------------------------------------------------------------
-def _register_lab(group: click.Group) -> None:
-    @group.command("lab")
-    @click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"))
-    @click.option("--port", type=int, default=8888, show_default=True)
-    @click.option("--dry-run", is_flag=True, help="print the command and environment instead of starting")
-    def lab_command(profile, port, dry_run):
-        """Start the sandbox (sandbox profiles) and JupyterLab on the notebooks, kernels on PROFILE."""
-        from ..connection import SANDBOX
-        from ..runner.catalog import notebooks_dir
-        prof = load_profile(profile)
-        env = dict(os.environ, OPSLIB_PROFILE=profile, **{LAB_PROFILE_ENV: profile})
-        cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}", f"--port={port}"]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd.append("--allow-root")    # containers and CI machines run as root
-        needs_sandbox = prof.aws.endpoint_url == SANDBOX
-        if dry_run:
-            click.echo(" ".join(cmd))
-            click.echo(f"{LAB_PROFILE_ENV}={profile} OPSLIB_PROFILE={profile}" + ("  (starts the sandbox first)"
-                                                                                 if needs_sandbox else ""))
-            return 0
-        if needs_sandbox:
-            from ..sandbox import control
-            state = control.up()          # the running sandbox, or a new one
-            click.echo(f"sandbox: AWS {state.aws_endpoint}, clock {state.now}", err=True)
-        return subprocess.run(cmd, env=env).returncode
-
-
 def register(group: click.Group) -> None:
     _register_run(group)
     _register_runs(group)
     _register_schedule(group)
-    _register_lab(group)

@@ -10,6 +10,7 @@ removed, and the exit code is 128 + the signal (130, 143).
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import tempfile
@@ -237,16 +238,34 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
         end = clock()
         # interrupted before papermill wrote anything: the source notebook stands for what ran (nothing)
         nb = nbformat.read(output if output.is_file() else info.path, as_version=4)
+    return archive_notebook(nb, archive=archive, run_id=run_id, name=info.name, notebook_path=str(info.path),
+                            profile=profile_name or profile, parameters=values, start=start, end=end,
+                            abnormal=abnormal, error=error, signum=state.get("signum"), incident_id=incident_id,
+                            job=job, operator=operator, git_revision=git_revision, host=host, scrubber=scrub,
+                            notify=notify, mode=mode)
+
+
+def archive_notebook(nb: nbformat.NotebookNode, *, archive: Archive, run_id: str, name: str, notebook_path: str,
+                     profile: str, parameters: dict, start: datetime, end: datetime, abnormal: str | None = None,
+                     error: dict | None = None, signum: int | None = None, incident_id: str | None = None,
+                     job: str | None = None, operator: dict | None = None, git_revision: str | None = None,
+                     host: str = "", scrubber: Scrubber | None = None,
+                     notify: Callable[[RunEntry], list] | None = None, mode: str = "batch") -> RunEntry:
+    """Archive an executed notebook as a run: status from its findings (or ``abnormal``), scrubbed, HTML
+    rendered, files written once with their hashes, the manifest entry appended (and returned).
+    Headless runs (:func:`run_notebook`) and interactive workspace notebooks (:mod:`.workspace`) both end here."""
+    scrub = scrubber or Scrubber()
     checks = read_findings(nb)
     status = abnormal or overall_status(checks)
     bad_cell = failing_cell(nb) if abnormal else None
-    exit_code = 128 + state["signum"] if status == "interrupted" else EXIT_CODES[status]
-    nb.metadata["opslib_run"] = {"id": run_id, "notebook": info.name, "profile": profile_name or profile,
+    exit_code = 128 + signum if status == "interrupted" and signum else EXIT_CODES[status]
+    nb = copy.deepcopy(nb)
+    nb.metadata["opslib_run"] = {"id": run_id, "notebook": name, "profile": profile, "mode": mode,
                                  "start": start.isoformat(), "status": status, "incident_id": incident_id}
     nb = scrub.notebook(nb)
     ipynb = nbformat.writes(nb).encode()
-    stem = run_stem(start, info.name, run_id)
-    html, assets = render_page(nb, title=f"{info.name} {run_id} ({status})", assets=asset_prefix(stem))
+    stem = run_stem(start, name, run_id)
+    html, assets = render_page(nb, title=f"{name} {run_id} ({status})", assets=asset_prefix(stem))
     html = html.encode()
     files, added = {}, 0
     for kind, data in (("ipynb", ipynb), ("html", html)):
@@ -259,8 +278,8 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
                                         "bytes": len(asset.data)}
         added += len(asset.data) if written else 0
     entry = RunEntry(
-        id=run_id, notebook=info.name, notebook_path=str(info.path), profile=profile_name or profile,
-        parameters=scrub.obj(values), operator=scrub.obj(operator or {}), host=host, git_revision=git_revision,
+        id=run_id, notebook=name, notebook_path=notebook_path, profile=profile,
+        parameters=scrub.obj(parameters), operator=scrub.obj(operator or {}), host=host, git_revision=git_revision,
         opslib_version=__version__, start=start.isoformat(), end=end.isoformat(),
         duration_seconds=round((end - start).total_seconds(), 3), status=status, exit_code=exit_code,
         findings=[c.to_dict() for c in checks], files=files, archive=archive.location, incident_id=incident_id,
@@ -270,7 +289,6 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
         entry.notifications = notify(entry)
     entry = RunEntry.from_dict(scrub.obj(entry.to_dict()))
     return RunEntry.from_dict(archive.append_manifest(entry.to_dict()))
-
 
 def summary(entry: dict) -> str:
     """The terminal lines for a finished run."""
