@@ -327,7 +327,7 @@ def communications(incident: Incident, *, now: datetime, severity: str | None = 
 @dataclass(frozen=True)
 class TimelineEntry:
     time: datetime
-    kind: str                        # run | action
+    kind: str                        # run | lab (an interactive workspace run) | action
     what: str
     status: str
     detail: str
@@ -369,7 +369,8 @@ def timeline(incident: Incident) -> list[TimelineEntry]:
     for e in incident.entries:
         start = _time(e["start"])
         files = {k: {"path": f["path"], "sha256": f["sha256"]} for k, f in e.get("files", {}).items()}
-        rows.append(((start, 0, e["id"]), TimelineEntry(start, "run", e["notebook"], e["status"], _run_detail(e), e["id"],
+        kind = "lab" if e.get("mode") == "interactive" else "run"     # worked by hand in a lab workspace
+        rows.append(((start, 0, e["id"]), TimelineEntry(start, kind, e["notebook"], e["status"], _run_detail(e), e["id"],
                                                         (e.get("operator") or {}).get("user"), files=files)))
     for a in incident.actions:
         run = runs[a.run_id]

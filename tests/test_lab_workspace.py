@@ -120,7 +120,7 @@ def test_incident_worked_in_lab_is_archived_and_in_the_timeline(sandbox, tmp_pat
     assert "looked at by hand: INC-7" in html                             # cell outputs included
     timeline = subprocess.run([*CLI, "incident", "timeline", "INC-7", "--archive", str(archive)], env=env,
                               capture_output=True, text=True, timeout=60)
-    assert timeline.returncode == 0 and "ok" in timeline.stdout and entry["files"]["html"]["path"] in timeline.stdout
+    assert timeline.returncode == 0 and re.search(r"Z  lab +ok ", timeline.stdout) and entry["files"]["html"]["path"] in timeline.stdout
     draft = subprocess.run([*CLI, "incident", "postmortem", "INC-7", "--archive", str(archive)], env=env,
                            capture_output=True, text=True, timeout=60)
     ipynb_sha = hashlib.sha256(Path(entry["files"]["ipynb"]["path"]).read_bytes()).hexdigest()
