@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from ..errors import ParameterError
@@ -61,7 +62,7 @@ def prepare_workspace(folder: Path, notebooks: list[NotebookInfo], *, profile: s
         if target.exists():
             kept.append(target.name)
             continue
-        nb = nbformat.read(info.path, as_version=4)
+        nb = load_notebook_node(str(info.path))      # papermill's reader: every cell gets metadata.tags
         values = {k: v for k, v in (("profile", profile), ("incident_id", incident_id), ("archive", archive))
                   if k in info.parameters}
         nb = parameterize_notebook(nb, values, kernel_name="python3")
