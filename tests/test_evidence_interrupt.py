@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,3 +67,29 @@ def test_signal_archives_the_partial_run_and_leaves_nothing_behind(tmp_path, sig
     verify = subprocess.run(cli + ["runs", "verify", "--archive", str(archive)], env=env, capture_output=True,
                             text=True, timeout=60)
     assert verify.returncode == 0, verify.stdout
+
+
+def test_sigterm_to_run_all_is_passed_on_to_its_runs(tmp_path):
+    folder, tmp, archive = tmp_path / "notebooks", tmp_path / "tmp", tmp_path / "archive"
+    folder.mkdir()
+    tmp.mkdir()
+    shutil.copy(TOYS / "ok.ipynb", folder)
+    slow = nbformat.read(TOYS / "slow.ipynb", as_version=4)
+    slow.metadata.setdefault("opslib", {})["read_only"] = True            # so that --all runs it
+    nbformat.write(slow, folder / "slow.ipynb")
+    env = {**os.environ, "OPSLIB_NOTEBOOKS": str(folder), "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-c", "from opslib.cli import run; run()", "run", "--all", "--jobs", "2",
+                             "--archive", str(archive), "--timeout", "120"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _running_cell(tmp):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    statuses = {json.loads(line)["notebook"]: json.loads(line)["status"]
+                for line in (archive / "manifest.jsonl").read_text().splitlines()}
+    assert statuses["slow"] == "interrupted"
+    assert list(tmp.iterdir()) == []

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
@@ -121,9 +123,26 @@ def _run_all(profile: str, incident: str | None, archive_target: str | None, as_
             if value:
                 cmd += [flag, str(value)]
         started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        return info, proc, time.monotonic() - started
+        with lock:
+            if stopped:                   # SIGINT/SIGTERM came: notebooks not started yet are not started
+                return info, subprocess.CompletedProcess(cmd, stopped[0], "", "not started: stopped"), 0.0
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            children.add(proc)
+        out, err = proc.communicate()
+        children.discard(proc)
+        return info, subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - started
 
+    # a stop (Ctrl-C, a scheduler's SIGTERM) is passed on to the running children, which archive what they
+    # ran as interrupted; --all then exits 128 + the signal
+    lock, children, stopped = threading.Lock(), set(), []
+
+    def forward(signum, frame):
+        with lock:
+            stopped.append(128 + signum)
+            for child in children:
+                child.send_signal(signum)
+
+    saved = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     entries, codes, counts = [], [], {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(one, info) for info in notebooks]
@@ -138,9 +157,13 @@ def _run_all(profile: str, incident: str | None, archive_target: str | None, as_
             codes.append(proc.returncode)
             counts[status] = counts.get(status, 0) + 1
             click.echo(f"[{done}/{total}] {info.name:<28} {status:<8} {seconds:6.1f}s  {where}", err=True)
+    for s, old in saved.items():
+        signal.signal(s, old)
     click.echo(f"{total} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), err=True)
     if as_json:
         click.echo(json.dumps(sorted(entries, key=lambda e: e["notebook"]), indent=2, sort_keys=True))
+    if stopped:
+        return stopped[0]
     order = [0, 1, 3, 4, 2]            # worst last: a kernel problem outranks a raise outranks a failed check
     return max(codes, key=lambda c: order.index(c) if c in order else len(order))
 
