@@ -221,9 +221,9 @@ class Incident:
 
 
 def default_archive() -> str:
-    """$OPSLIB_ARCHIVE, else ``runs/`` beside ``parameters/`` (the CLI's default from the checkout)."""
-    from .config import project_root
-    return os.environ.get(ARCHIVE_ENV) or str(project_root() / "runs")
+    """$OPSLIB_ARCHIVE, else ``runs/`` beside ``parameters/`` (the one default: :func:`opslib.runner.archive.default_archive`)."""
+    from .runner.archive import default_archive as default
+    return default()
 
 
 def load_incident(incident_id: str | None, archive: "str | os.PathLike | Archive | None" = None, *,
@@ -327,7 +327,7 @@ def communications(incident: Incident, *, now: datetime, severity: str | None = 
 @dataclass(frozen=True)
 class TimelineEntry:
     time: datetime
-    kind: str                        # run | action
+    kind: str                        # run | lab (an interactive workspace run) | action
     what: str
     status: str
     detail: str
@@ -369,7 +369,8 @@ def timeline(incident: Incident) -> list[TimelineEntry]:
     for e in incident.entries:
         start = _time(e["start"])
         files = {k: {"path": f["path"], "sha256": f["sha256"]} for k, f in e.get("files", {}).items()}
-        rows.append(((start, 0, e["id"]), TimelineEntry(start, "run", e["notebook"], e["status"], _run_detail(e), e["id"],
+        kind = "lab" if e.get("mode") == "interactive" else "run"     # worked by hand in a lab workspace
+        rows.append(((start, 0, e["id"]), TimelineEntry(start, kind, e["notebook"], e["status"], _run_detail(e), e["id"],
                                                         (e.get("operator") or {}).get("user"), files=files)))
     for a in incident.actions:
         run = runs[a.run_id]
@@ -414,7 +415,19 @@ def verify(incident: Incident) -> list[FileCheck]:
     """The sha256 of every archived file of the incident's runs, recomputed (see ``runbook runs verify``)."""
     if incident.archive is None:
         return []
-    return verify_entries(incident.archive, incident.entries)
+    return verify_entries(incident.archive, _evidence_entries(incident))
+
+
+SHARED = "(shared)"
+
+
+def _evidence_entries(incident: Incident) -> list[dict]:
+    """Each run with its own files, then one pseudo-entry ``(shared)`` with the archive assets (plotly.js,
+    styles) its runs load, each once."""
+    own = [{"id": e["id"], "files": {k: f for k, f in e.get("files", {}).items() if not k.startswith("asset:")}}
+           for e in incident.entries]
+    shared = {k: f for e in incident.entries for k, f in e.get("files", {}).items() if k.startswith("asset:")}
+    return own + ([{"id": SHARED, "files": shared}] if shared else [])
 
 
 def _verification_text(checks: list[FileCheck]) -> str:
@@ -438,7 +451,7 @@ def draft(incident: Incident, *, now: datetime, severity: str | None = None, sta
     context = _context(incident, severity=severity, now=now, started_at=started_at, description=description)
     evidence = [{"run_id": e["id"], "kind": kind, "path": f["path"], "sha256": f["sha256"],
                  "verified": by_file.get((e["id"], kind), "not checked")}
-                for e in incident.entries for kind, f in sorted(e.get("files", {}).items())]
+                for e in _evidence_entries(incident) for kind, f in sorted(e.get("files", {}).items())]
     return render(DRAFT_TEMPLATE, incident_id=incident.id, runs=incident.entries, audited=incident.actions,
                   archive=incident.location, message=render("post-mortem", **context).strip(),
                   timeline=timeline(incident), evidence=evidence, verification=_verification_text(checks), **context)

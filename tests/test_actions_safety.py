@@ -125,6 +125,8 @@ def test_failure_midway_is_recorded_and_undo_restores_the_first_change(act_env, 
     assert apply(undo).status == "planned" and snapshot_value(ops, "ecs/prod-cluster/ingestion-api/desired") == 20
     # through the CLI, as an operator would: `runbook undo AUDIT_ID --apply`
     monkeypatch.setenv("OPSLIB_SANDBOX_DIR", str(sandbox_dir))
+    dry = CliRunner().invoke(cli_main, ["undo", result.audit_id, "--profile", "sandbox"], standalone_mode=False)
+    assert "PLANNED" in dry.output and "run again with --apply" in dry.output and "dry_run=False" not in dry.output
     out = CliRunner().invoke(cli_main, ["undo", result.audit_id, "--profile", "sandbox", "--apply"],
                              standalone_mode=False)
     assert out.exception is None, out.output

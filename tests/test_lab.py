@@ -46,7 +46,7 @@ def test_lab_serves_the_notebooks_on_the_running_sandbox(sandbox, tmp_path):
     log = open(tmp_path / "lab.log", "w+")
     proc = subprocess.Popen([*CLI, "lab", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-                                 "BROWSER": "true"})
+                                 "OPSLIB_ARCHIVE": str(tmp_path / "archive"), "BROWSER": "true"})
     try:
         token = None
         deadline = time.monotonic() + 120
@@ -65,4 +65,7 @@ def test_lab_serves_the_notebooks_on_the_running_sandbox(sandbox, tmp_path):
         assert status == 200 and "python3" in json.loads(body)["kernelspecs"]
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
+    with pytest.raises(OSError):                      # terminating `runbook lab` stopped JupyterLab too
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+    assert (tmp_path / "archive" / "workspaces").is_dir()     # it served copies, not the tracked notebooks

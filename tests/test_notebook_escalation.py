@@ -87,7 +87,9 @@ def test_the_incident_start_names_the_failing_service_and_the_timeline_holds_the
     assert checks["escalation"]["status"] == "warn"           # SEV1: Team Lead + Sr. Engineer immediately
     assert checks["escalation"]["figures"]["engaged"] == ["On-call Engineer", "Team Lead", "Sr. Engineer"]
     assert checks["incident-runs"]["status"] == "warn" and "critical-services" in checks["incident-runs"]["detail"]
-    assert checks["evidence"]["status"] == "ok" and checks["evidence"]["figures"]["files"] == 4
+    shared = {f["rel"] for e in (services, alarms) for k, f in e["files"].items() if k.startswith("asset:")}
+    assert shared and checks["evidence"]["status"] == "ok"
+    assert checks["evidence"]["figures"]["files"] == 4 + len(shared)     # 2 runs' ipynb + html, the assets once
     assert rc == 0 and entry["incident_id"] == "INC-1"
     chart = next(f for f in figures(entry) if "escalation" in f["layout"]["title"]["text"])
     now_line = str(chart["layout"]["shapes"][0]["x0"]).replace(" ", "T")

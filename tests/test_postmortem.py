@@ -141,7 +141,7 @@ def test_draft_links_the_evidence_and_says_whether_it_verified(archive, tmp_path
     incident = postmortem.load_incident("INC-7", archive)
     text = postmortem.draft(incident, now=t(12, 0), severity="SEV2")
     assert text.startswith("# Post-mortem draft: INC-7")
-    assert "| Evidence verified | yes: all 4 files match their recorded sha256 |" in text
+    assert "| Evidence verified | yes: all 6 files match their recorded sha256 |" in text
     for entry in incident.entries:
         for f in entry["files"].values():
             assert f"]({f['path']})" in text and f["sha256"] in text
@@ -155,7 +155,7 @@ def test_draft_links_the_evidence_and_says_whether_it_verified(archive, tmp_path
     html.write_text(html.read_text() + "<!-- edited -->")
     tampered = postmortem.load_incident("INC-7", LocalArchive(copy))
     text = postmortem.draft(tampered, now=t(12, 0))
-    assert "| Evidence verified | NO: 1 of 4 files changed or missing (html of run " in text
+    assert "| Evidence verified | NO: 1 of 6 files changed or missing (html of run " in text
     check = postmortem.evidence_check(postmortem.verify(tampered))
     assert check.status == "fail" and check.figures["changed_or_missing"] == 1
     with pytest.raises(ParameterError):
@@ -184,7 +184,7 @@ def test_incident_commands(archive, tmp_path, monkeypatch, capsys):
     assert rc == 0 and "incident INC-7: Resolved, 2 runs" in out and "completeness: hour 11:00 dropped 62%" in out
     rc, out, err = _cli(monkeypatch, capsys, "incident", "postmortem", "INC-7", *where, "--out", str(out_file))
     assert rc == 0, err
-    assert "Evidence verified | yes: all 4 files" in out_file.read_text()
+    assert "Evidence verified | yes: all 6 files" in out_file.read_text()
     rc, out, err = _cli(monkeypatch, capsys, "incident", "timeline", "INC-9", *where)
     assert rc == 2 and "INC-9" in err and "INC-7, INC-8" in err
     rc, out, err = _cli(monkeypatch, capsys, "incident", "escalation", "INC-7", "--severity", "SEV1", *where)

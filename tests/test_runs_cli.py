@@ -155,7 +155,7 @@ def test_verify_detects_modified_and_deleted_files(runs, tmp_path):
     copy = tmp_path / "archive"
     shutil.copytree(archive, copy)
     rc, out, err = finish(runbook("runs", "verify", "--archive", str(copy)))
-    assert rc == 0 and "14 files checked, 0 changed" in err
+    assert rc == 0 and "0 problems" in out and "chain intact" in out and "chain head: " in out
     ok, fail = json.loads(results["ok"][1]), json.loads(results["fail"][1])
     html = copy / ok["files"]["html"]["rel"]
     html.chmod(0o644)
@@ -163,7 +163,8 @@ def test_verify_detects_modified_and_deleted_files(runs, tmp_path):
     (copy / fail["files"]["ipynb"]["rel"]).unlink()
     rc, out, err = finish(runbook("runs", "verify", "--archive", str(copy)))
     assert rc == 1
-    assert f"CHANGED  {ok['id']}  html" in out and f"MISSING  {fail['id']}  ipynb" in out
+    assert re.search(rf"CHANGED .*{ok['files']['html']['rel']}: run {ok['id']} html", out)
+    assert re.search(rf"MISSING .*{fail['files']['ipynb']['rel']}: run {fail['id']} ipynb", out)
     rc, out, _ = finish(runbook("runs", "verify", ok["id"][:6], "--archive", str(copy)))
     assert rc == 1 and fail["id"] not in out
 

@@ -36,7 +36,7 @@ def test_s3_archive_run_layout_write_once_and_verify(s3):
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="evidence/")["Contents"])
     stem = entry.files["ipynb"]["rel"][:-len(".ipynb")]
     assert f"evidence/{stem}.ipynb" in keys and f"evidence/{stem}.html" in keys
-    assert any(k.startswith("evidence/manifest/") and k.endswith(f"-{entry.id}.json") for k in keys)
+    assert "evidence/manifest/000000000001.json" in keys and entry.seq == 1     # the chain's first place
     assert [e["id"] for e in archive.manifest()] == [entry.id]
     assert entry.files["html"]["path"] == f"s3://{BUCKET}/evidence/{stem}.html"
     with pytest.raises(EvidenceError, match="written once"):
@@ -45,7 +45,7 @@ def test_s3_archive_run_layout_write_once_and_verify(s3):
     s3.put_object(Bucket=BUCKET, Key=f"evidence/{stem}.html", Body=b"<html>edited</html>")   # tampering outside
     s3.delete_object(Bucket=BUCKET, Key=f"evidence/{stem}.ipynb")
     statuses = {c.kind: c.status for c in verify_entries(archive, archive.manifest())}
-    assert statuses == {"html": "changed", "ipynb": "missing"}
+    assert statuses == {"html": "changed", "ipynb": "missing", "asset:index": "ok", "asset:theme-light": "ok"}
 
 
 def test_cli_run_into_s3_with_sandbox_profile(s3):
@@ -58,4 +58,4 @@ def test_cli_run_into_s3_with_sandbox_profile(s3):
     assert entry["operator"]["aws"].get("account") == "123456789012"   # caller identity from the sandbox
     proc = subprocess.run(cmd + ["runs", "verify", "--archive", f"s3://{BUCKET}/cli"], env=env,
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "2 files checked, 0 changed" in proc.stderr
+    assert proc.returncode == 0 and "0 problems" in proc.stdout and "chain head: " in proc.stdout

@@ -56,7 +56,8 @@ class ApplyResult:
                  "before": show(s.before), "after": show(s.after), "error": s.error or ""}
                 for i, s in enumerate(self.steps, 1)]
 
-    def to_text(self) -> str:
+    def to_text(self, apply_hint: str = "run again with -p dry_run=False (runbook run) to apply") -> str:
+        """``apply_hint``: how to apply a dry run where this text is shown (``runbook undo`` says --apply)."""
         head = f"{self.status.upper()}: {self.plan.title} (audit {self.audit_id})"
         lines = [head] + ([f"  reason: {self.reason}"] if self.reason else [])
         if self.steps:
@@ -64,7 +65,7 @@ class ApplyResult:
         if self.audit_db_error:
             lines.append(f"  warning: {self.audit_db_error}")
         if self.status == "planned":
-            lines.append("  nothing was changed (dry run); run again with dry_run=False to apply")
+            lines.append(f"  nothing was changed (dry run); {apply_hint}")
         return "\n".join(lines)
 
     __str__ = to_text

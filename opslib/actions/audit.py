@@ -2,8 +2,11 @@
 JSONL log and inserted into the profile database's ``audit_logs`` table (the runbook's audit query
 reads its ``action, user_id, timestamp, ip_address``; the whole record is in ``details``).
 
-Where the log lives: the ``directory`` argument, else ``$OPSLIB_AUDIT_DIR`` (a run's archive folder),
-else ``.audit/`` beside ``parameters/``. The notebook run id comes from ``$OPSLIB_RUN_ID`` when set."""
+Where the log lives: the ``directory`` argument, else ``$OPSLIB_AUDIT_DIR`` (set by ``runbook run`` to its
+archive's ``audit/``), else the default archive's ``audit/`` (``$OPSLIB_ARCHIVE``, else ``runs/`` beside
+``parameters/``): one log per archive, read by ``runbook audit list``, ``runbook undo``, the incident
+timeline and the post-mortem. An ``s3://`` default archive keeps its audit log in ``runs/audit/`` beside
+``parameters/`` (S3 has no append). The notebook run id comes from ``$OPSLIB_RUN_ID`` when set."""
 from __future__ import annotations
 
 import getpass
@@ -36,7 +39,18 @@ def audit_dir(directory: "str | os.PathLike | None" = None) -> Path:
     if env:
         return Path(env)
     from ..config import project_root
-    return project_root() / ".audit"
+    from ..runner.archive import DEFAULT_ARCHIVE, default_archive
+    archive = default_archive()
+    if archive.startswith("s3://"):
+        return project_root() / DEFAULT_ARCHIVE / "audit"
+    return Path(archive) / "audit"
+
+
+def archive_audit_dir(archive: "str | os.PathLike | None") -> Path | None:
+    """The audit folder of a folder archive given on the command line (None: the default applies)."""
+    if archive is None or str(archive).startswith("s3://"):
+        return None
+    return Path(archive) / "audit"
 
 
 def run_id(explicit: str | None = None) -> str | None:

@@ -23,8 +23,8 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import actions_cmd, incident_cmd, run_cmd, sandbox_cmd, serve_cmd
-    for module in (sandbox_cmd, run_cmd, actions_cmd, incident_cmd, serve_cmd):
+    from . import actions_cmd, incident_cmd, lab_cmd, run_cmd, sandbox_cmd, serve_cmd
+    for module in (sandbox_cmd, run_cmd, lab_cmd, actions_cmd, incident_cmd, serve_cmd):
         module.register(main)
 
 
@@ -35,7 +35,7 @@ def run() -> None:
     """Entry point with opslib errors turned into one clear line and exit code 2 for bad input."""
     try:
         rc = main(standalone_mode=False)   # a command's exit code: return it or call ctx.exit(code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):     # Ctrl-C outside a run: no traceback
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import click
 
+AUDIT_DIR_OPTION = click.option("--audit-dir", default=None,
+                                help="the audit log's folder [default: $OPSLIB_AUDIT_DIR, else ARCHIVE/audit]")
+ARCHIVE_OPTION = click.option("--archive", default=None, help="folder archive whose audit/ to use [default: "
+                              "$OPSLIB_ARCHIVE, else runs/ beside parameters/]")
+
 
 def register(group: click.Group) -> None:
     group.add_command(undo)
@@ -14,17 +19,21 @@ def register(group: click.Group) -> None:
 @click.option("--profile", default=None, help="profile name or YAML path (default $OPSLIB_PROFILE or sandbox)")
 @click.option("--apply", "do_apply", is_flag=True, help="apply the undo (default: show the plan only, a dry run)")
 @click.option("--confirm", default=None, help="production profiles: the resource name(s) being changed, comma-separated")
-@click.option("--audit-dir", default=None, help="the audit log's folder (default $OPSLIB_AUDIT_DIR or .audit/)")
-def undo(audit_id: str, profile: str | None, do_apply: bool, confirm: str | None, audit_dir: str | None) -> int:
+@AUDIT_DIR_OPTION
+@ARCHIVE_OPTION
+def undo(audit_id: str, profile: str | None, do_apply: bool, confirm: str | None, audit_dir: str | None,
+         archive: str | None) -> int:
     """Plan (and with --apply, apply) the inverse of the changes applied by audit record AUDIT_ID."""
     from ..actions import apply, plan_undo
+    from ..actions.audit import archive_audit_dir
     from ..connection import connect
+    audit_dir = audit_dir or archive_audit_dir(archive)
     ops = connect(profile)
     try:
         plan = plan_undo(ops, audit_id, audit_dir=audit_dir)
         click.echo(plan.to_text())
         result = apply(plan, dry_run=not do_apply, confirm=confirm, audit_dir=audit_dir, raise_on_error=False)
-        click.echo(result.to_text())
+        click.echo(result.to_text(apply_hint="run again with --apply to apply it"))
     finally:
         ops.close()
     return 0 if result.status in ("planned", "applied") else 1
@@ -36,13 +45,14 @@ def audit() -> None:
 
 
 @audit.command("list")
-@click.option("--audit-dir", default=None, help="the audit log's folder (default $OPSLIB_AUDIT_DIR or .audit/)")
+@AUDIT_DIR_OPTION
+@ARCHIVE_OPTION
 @click.option("--limit", default=20, show_default=True, help="most recent records to show")
-def audit_list(audit_dir: str | None, limit: int) -> int:
+def audit_list(audit_dir: str | None, archive: str | None, limit: int) -> int:
     """The most recent attempts: id, time, status, profile, operator, title."""
-    from ..actions.audit import AuditLog
+    from ..actions.audit import AuditLog, archive_audit_dir
     from ..actions.plan import text_table
-    log = AuditLog(audit_dir)
+    log = AuditLog(audit_dir or archive_audit_dir(archive))
     records = log.records()[-limit:]
     if not records:
         click.echo(f"no audit records in {log.path}")

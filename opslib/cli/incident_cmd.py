@@ -37,6 +37,9 @@ def register(group: click.Group) -> None:
     def incident_group():
         """An incident's runs (tagged with `runbook run --incident ID`): timeline, post-mortem, escalation."""
 
+    from .lab_cmd import register_incident
+    register_incident(incident_group)        # `runbook incident archive ID`: the lab workspace's runs
+
     archive_opt = archive_option("archive folder or s3://bucket/prefix [default: runs/]")
     profile_opt = profile_option("profile whose S3 client reads an s3:// archive (and whose escalation matrix applies)")
     audit_opt = click.option("--audit", "audit", type=click.Path(),

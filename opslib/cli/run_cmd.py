@@ -1,14 +1,17 @@
 """``runbook run | list | runs | schedule | lab``: running notebooks and reading their evidence.
 
 Exit codes of ``runbook run``: 0 every check ok or warn; 1 a check failed; 2 bad input (nothing
-ran); 3 the notebook raised; 4 the kernel died or timed out. ``--all`` exits with the worst."""
+ran); 3 the notebook raised; 4 the kernel died or timed out; 130/143 stopped by SIGINT/SIGTERM (the
+partial run archived as interrupted). ``--all`` exits with the worst. ``runbook lab`` is in :mod:`.lab_cmd`."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
@@ -120,9 +123,26 @@ def _run_all(profile: str, incident: str | None, archive_target: str | None, as_
             if value:
                 cmd += [flag, str(value)]
         started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        return info, proc, time.monotonic() - started
+        with lock:
+            if stopped:                   # SIGINT/SIGTERM came: notebooks not started yet are not started
+                return info, subprocess.CompletedProcess(cmd, stopped[0], "", "not started: stopped"), 0.0
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            children.add(proc)
+        out, err = proc.communicate()
+        children.discard(proc)
+        return info, subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - started
 
+    # a stop (Ctrl-C, a scheduler's SIGTERM) is passed on to the running children, which archive what they
+    # ran as interrupted; --all then exits 128 + the signal
+    lock, children, stopped = threading.Lock(), set(), []
+
+    def forward(signum, frame):
+        with lock:
+            stopped.append(128 + signum)
+            for child in children:
+                child.send_signal(signum)
+
+    saved = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     entries, codes, counts = [], [], {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(one, info) for info in notebooks]
@@ -137,9 +157,13 @@ def _run_all(profile: str, incident: str | None, archive_target: str | None, as_
             codes.append(proc.returncode)
             counts[status] = counts.get(status, 0) + 1
             click.echo(f"[{done}/{total}] {info.name:<28} {status:<8} {seconds:6.1f}s  {where}", err=True)
+    for s, old in saved.items():
+        signal.signal(s, old)
     click.echo(f"{total} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), err=True)
     if as_json:
         click.echo(json.dumps(sorted(entries, key=lambda e: e["notebook"]), indent=2, sort_keys=True))
+    if stopped:
+        return stopped[0]
     order = [0, 1, 3, 4, 2]            # worst last: a kernel problem outranks a raise outranks a failed check
     return max(codes, key=lambda c: order.index(c) if c in order else len(order))
 
@@ -207,7 +231,7 @@ def _register_runs(group: click.Group) -> None:
     @click.option("--incident")
     @click.option("--notebook")
     @click.option("--since", help="ISO time (UTC if no zone), e.g. 2026-11-25T00:00")
-    @click.option("--status", type=click.Choice(["ok", "warn", "fail", "error", "died", "timeout"]))
+    @click.option("--status", type=click.Choice(["ok", "warn", "fail", "error", "died", "timeout", "interrupted"]))
     @click.option("--json", "as_json", is_flag=True)
     @archive_opt
     @profile_opt
@@ -233,38 +257,44 @@ def _register_runs(group: click.Group) -> None:
     @runs_group.command("show")
     @click.argument("run_id")
     @click.option("--json", "as_json", is_flag=True)
+    @click.option("--html", "html_out", type=click.Path(dir_okay=False),
+                  help="write a self-contained HTML page of the run's archived notebook (plotly.js inline) here")
     @archive_opt
     @profile_opt
-    def runs_show(run_id, as_json, archive_target, profile):
+    def runs_show(run_id, as_json, html_out, archive_target, profile):
         """One run's manifest entry (RUN_ID or a unique prefix)."""
         from ..runner.manifest import entry_text, find_entry
-        entry = find_entry(_archive(archive_target, profile).manifest(), run_id)
+        archive = _archive(archive_target, profile)
+        entry = find_entry(archive.manifest(), run_id)
         if entry is None:
             raise ParameterError("RUN_ID", run_id, "the id (or a unique prefix) of a run in the manifest")
+        if html_out:
+            from ..runner.html import standalone_html
+            Path(html_out).write_text(standalone_html(archive, entry), encoding="utf-8")
+            click.echo(f"wrote {html_out}", err=True)
+            return 0
         click.echo(json.dumps(entry, indent=2, sort_keys=True) if as_json else entry_text(entry))
         return 0
 
     @runs_group.command("verify")
     @click.argument("run_id", required=False)
+    @click.option("--expect-head", help="a chain head recorded earlier: fail unless it is still in the chain")
     @archive_opt
     @profile_opt
-    def runs_verify(run_id, archive_target, profile):
-        """Recompute the sha256 of archived files; exit 1 if any changed or is missing."""
+    def runs_verify(run_id, expect_head, archive_target, profile):
+        """Verify the archive: the manifest's hash chain, every file's sha256, no file without an entry.
+        Prints the chain head to record elsewhere; exit 1 on any problem."""
         from ..runner.manifest import find_entry
-        from ..runner.verify import verify_entries
+        from ..runner.verify import verify_archive
         archive = _archive(archive_target, profile)
-        entries = list(archive.manifest())
         if run_id:
-            entry = find_entry(entries, run_id)
+            entry = find_entry(archive.manifest(), run_id)
             if entry is None:
                 raise ParameterError("RUN_ID", run_id, "the id (or a unique prefix) of a run in the manifest")
-            entries = [entry]
-        checks = verify_entries(archive, entries)
-        bad = [c for c in checks if c.status != "ok"]
-        for c in bad:
-            click.echo(f"{c.status.upper()}  {c.run_id}  {c.kind}  {c.path}  {c.detail}")
-        click.echo(f"{len(checks)} files checked, {len(bad)} changed or missing", err=True)
-        return 1 if bad else 0
+            run_id = entry["id"]
+        report = verify_archive(archive, run_id=run_id, expect_head=expect_head)
+        click.echo(report.summary())
+        return 0 if report.ok else 1
 
 
 # -- schedule ----------------------------------------------------------------------------------------
@@ -308,36 +338,7 @@ def _register_schedule(group: click.Group) -> None:
         return 0
 
 
-# -- lab ---------------------------------------------------------------------------------------------
-def _register_lab(group: click.Group) -> None:
-    @group.command("lab")
-    @click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"))
-    @click.option("--port", type=int, default=8888, show_default=True)
-    @click.option("--dry-run", is_flag=True, help="print the command and environment instead of starting")
-    def lab_command(profile, port, dry_run):
-        """Start the sandbox (sandbox profiles) and JupyterLab on the notebooks, kernels on PROFILE."""
-        from ..connection import SANDBOX
-        from ..runner.catalog import notebooks_dir
-        prof = load_profile(profile)
-        env = dict(os.environ, OPSLIB_PROFILE=profile, **{LAB_PROFILE_ENV: profile})
-        cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}", f"--port={port}"]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd.append("--allow-root")    # containers and CI machines run as root
-        needs_sandbox = prof.aws.endpoint_url == SANDBOX
-        if dry_run:
-            click.echo(" ".join(cmd))
-            click.echo(f"{LAB_PROFILE_ENV}={profile} OPSLIB_PROFILE={profile}" + ("  (starts the sandbox first)"
-                                                                                 if needs_sandbox else ""))
-            return 0
-        if needs_sandbox:
-            from ..sandbox import control
-            state = control.up()          # the running sandbox, or a new one
-            click.echo(f"sandbox: AWS {state.aws_endpoint}, clock {state.now}", err=True)
-        return subprocess.run(cmd, env=env).returncode
-
-
 def register(group: click.Group) -> None:
     _register_run(group)
     _register_runs(group)
     _register_schedule(group)
-    _register_lab(group)

@@ -2,13 +2,20 @@
 
 :func:`run_notebook` executes into a private temporary folder, reads the findings back, scrubs
 credentials, renders the HTML, writes both files once into the archive and appends the manifest
-entry, whatever the outcome: a notebook that raised or whose kernel died leaves evidence too.
+entry, whatever the outcome: a notebook that raised or whose kernel died leaves evidence too, and so
+does a run stopped by SIGINT or SIGTERM: the kernel is shut down, what executed so far is archived with
+status ``interrupted``, the run's temporary folder (with the kernel's connection file and sockets) is
+removed, and the exit code is 128 + the signal (130, 143).
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
+import signal
 import tempfile
+import threading
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +23,7 @@ from typing import Callable
 
 import nbformat
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
@@ -24,7 +32,7 @@ from .. import __version__
 from ..findings import overall_status, read_findings
 from .archive import Archive, LocalArchive, run_stem
 from .catalog import NotebookInfo
-from .html import render_html
+from .html import asset_prefix, render_page
 from .manifest import EXIT_CODES, RunEntry
 from .scrub import Scrubber
 from .verify import sha256
@@ -72,12 +80,67 @@ def failing_cell(nb: dict) -> dict | None:
 def kernel_config(socket_dir: Path) -> Config:
     """The kernel talks over Unix sockets in ``socket_dir`` (private to the run) instead of TCP on loopback:
     nothing else on the host can listen in, and concurrent runs cannot race for the same free port (TCP
-    ports are picked, released, then bound by the kernel: two kernels starting together may collide)."""
-    return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
+    ports are picked, released, then bound by the kernel: two kernels starting together may collide).
+    Its connection file (with the HMAC key) is in ``socket_dir`` too, so it goes with the run's temp folder."""
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel"),
+                                     "connection_file": str(socket_dir / "kernel-connection.json")},
+                   "NotebookClient": {"kernel_manager_class": RunKernelManager}})
 
 
-def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: float,
-             kernel_name: str) -> tuple[str | None, dict | None]:
+_KERNELS: dict[str, "RunKernelManager"] = {}       # connection file -> the manager of a run's kernel
+
+
+class RunKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, findable by its connection file so that the main thread can stop the
+    kernel of a run it interrupts (nbclient runs in a worker thread and cleans up after the kernel dies)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _KERNELS[self.connection_file] = self
+
+
+def _kill_kernel(connection_file: str) -> None:
+    km = _KERNELS.get(connection_file)
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+
+
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM arrived while the notebook ran (a BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way swallows it)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def stop_signals(state: dict):
+    """While inside: the first SIGINT/SIGTERM raises :class:`RunInterrupted` while ``state["armed"]`` (the
+    default), else it is only noted in ``state["signum"]``. Outside the main thread (signals cannot be
+    handled there) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if state.get("signum") is not None:
+            return
+        state["signum"] = signum
+        if state.get("armed", True):
+            raise RunInterrupted(signum)
+
+    saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, old in saved.items():
+            signal.signal(s, old)
+
+
+def _papermill(info: NotebookInfo, output: Path, parameters: dict, *, timeout: float,
+               kernel_name: str) -> tuple[str | None, dict | None]:
     """Run papermill; returns (abnormal status or None, error)."""
     try:
         papermill.execute_notebook(str(info.path), str(output), parameters=parameters, kernel_name=kernel_name,
@@ -94,6 +157,42 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
             raise
         return "died", {"ename": "KernelStartError", "evalue": str(exc)}
     return None, None
+
+
+def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: float, kernel_name: str,
+             state: dict, grace: float = 60.0) -> tuple[str | None, dict | None]:
+    """papermill in a worker thread (nbclient then leaves the process's signal handlers alone), the main
+    thread waiting where SIGINT/SIGTERM reach it (:func:`stop_signals`). On a signal the kernel is killed;
+    nbclient sees it die, removes its connection file and sockets, and papermill writes what ran so far."""
+    result: dict = {}
+
+    def work():
+        try:
+            result["value"] = _papermill(info, output, parameters, timeout=timeout, kernel_name=kernel_name)
+        except BaseException as exc:              # noqa: BLE001 - handed to the main thread
+            result["raised"] = exc
+
+    worker = threading.Thread(target=work, name=f"papermill-{info.name}", daemon=True)
+    connection_file = str(output.parent / "kernel-connection.json")
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    except RunInterrupted as exc:
+        state["armed"] = False
+        deadline = time.monotonic() + grace
+        while worker.is_alive() and time.monotonic() < deadline:
+            _kill_kernel(connection_file)        # again if it was still starting
+            worker.join(0.2)
+        return "interrupted", {"ename": "Interrupted", "evalue": f"stopped by {exc}"}
+    finally:
+        state["armed"] = False                    # archiving is not interrupted; a signal now is noted only
+        _KERNELS.pop(connection_file, None)
+    if "raised" in result:
+        raise result["raised"]
+    if state.get("signum") is not None:
+        return "interrupted", {"ename": "Interrupted", "evalue": f"stopped by {signal.Signals(state['signum']).name}"}
+    return result["value"]
 
 
 @contextlib.contextmanager
@@ -119,7 +218,7 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
                  timeout: float | None = None, operator: dict | None = None, git_revision: str | None = None,
                  host: str = "", scrubber: Scrubber | None = None, profile_name: str | None = None,
                  kernel_name: str = "python3", run_id: str | None = None,
-                 notify: Callable[[RunEntry], list] | None = None) -> RunEntry:
+                 notify: Callable[[RunEntry], list] | None = None, mode: str = "batch") -> RunEntry:
     """Execute ``info`` with already validated ``parameters``; archive it and append its manifest entry.
 
     ``notify`` is called with the finished entry; what it returns is recorded as ``notifications``.
@@ -131,38 +230,65 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
     values = injected_parameters(info, parameters or {}, profile=profile, run_id=run_id, incident_id=incident_id,
                                  archive=archive.location)
     start = clock()
-    with tempfile.TemporaryDirectory(prefix="opslib-run-") as tmp, _audit_environment(archive, run_id):
+    state: dict = {}
+    with stop_signals(state), tempfile.TemporaryDirectory(prefix="opslib-run-") as tmp, \
+            _audit_environment(archive, run_id):
         output = Path(tmp) / f"{info.name}.ipynb"
-        abnormal, error = _execute(info, output, values, timeout=timeout, kernel_name=kernel_name)
+        abnormal, error = _execute(info, output, values, timeout=timeout, kernel_name=kernel_name, state=state)
         end = clock()
-        nb = nbformat.read(output, as_version=4)
+        # interrupted before papermill wrote anything: the source notebook stands for what ran (nothing)
+        nb = nbformat.read(output if output.is_file() else info.path, as_version=4)
+    return archive_notebook(nb, archive=archive, run_id=run_id, name=info.name, notebook_path=str(info.path),
+                            profile=profile_name or profile, parameters=values, start=start, end=end,
+                            abnormal=abnormal, error=error, signum=state.get("signum"), incident_id=incident_id,
+                            job=job, operator=operator, git_revision=git_revision, host=host, scrubber=scrub,
+                            notify=notify, mode=mode)
+
+
+def archive_notebook(nb: nbformat.NotebookNode, *, archive: Archive, run_id: str, name: str, notebook_path: str,
+                     profile: str, parameters: dict, start: datetime, end: datetime, abnormal: str | None = None,
+                     error: dict | None = None, signum: int | None = None, incident_id: str | None = None,
+                     job: str | None = None, operator: dict | None = None, git_revision: str | None = None,
+                     host: str = "", scrubber: Scrubber | None = None,
+                     notify: Callable[[RunEntry], list] | None = None, mode: str = "batch") -> RunEntry:
+    """Archive an executed notebook as a run: status from its findings (or ``abnormal``), scrubbed, HTML
+    rendered, files written once with their hashes, the manifest entry appended (and returned).
+    Headless runs (:func:`run_notebook`) and interactive workspace notebooks (:mod:`.workspace`) both end here."""
+    scrub = scrubber or Scrubber()
     checks = read_findings(nb)
     status = abnormal or overall_status(checks)
     bad_cell = failing_cell(nb) if abnormal else None
-    nb.metadata["opslib_run"] = {"id": run_id, "notebook": info.name, "profile": profile_name or profile,
+    exit_code = 128 + signum if status == "interrupted" and signum else EXIT_CODES[status]
+    nb = copy.deepcopy(nb)
+    nb.metadata["opslib_run"] = {"id": run_id, "notebook": name, "profile": profile, "mode": mode,
                                  "start": start.isoformat(), "status": status, "incident_id": incident_id}
     nb = scrub.notebook(nb)
     ipynb = nbformat.writes(nb).encode()
-    html = render_html(nb, title=f"{info.name} {run_id} ({status})").encode()
-    stem = run_stem(start, info.name, run_id)
-    files = {}
+    stem = run_stem(start, name, run_id)
+    html, assets = render_page(nb, title=f"{name} {run_id} ({status})", assets=asset_prefix(stem))
+    html = html.encode()
+    files, added = {}, 0
     for kind, data in (("ipynb", ipynb), ("html", html)):
         rel = f"{stem}.{kind}"
         files[kind] = {"rel": rel, "path": archive.write_once(rel, data), "sha256": sha256(data), "bytes": len(data)}
+        added += len(data)
+    for asset in assets:          # shared by the runs of the archive: written by the first run that needs it
+        rel, written = archive.write_asset(asset.name, asset.data)
+        files[f"asset:{asset.stem}"] = {"rel": rel, "path": archive.url(rel), "sha256": asset.sha256,
+                                        "bytes": len(asset.data)}
+        added += len(asset.data) if written else 0
     entry = RunEntry(
-        id=run_id, notebook=info.name, notebook_path=str(info.path), profile=profile_name or profile,
-        parameters=scrub.obj(values), operator=scrub.obj(operator or {}), host=host, git_revision=git_revision,
+        id=run_id, notebook=name, notebook_path=notebook_path, profile=profile,
+        parameters=scrub.obj(parameters), operator=scrub.obj(operator or {}), host=host, git_revision=git_revision,
         opslib_version=__version__, start=start.isoformat(), end=end.isoformat(),
-        duration_seconds=round((end - start).total_seconds(), 3), status=status, exit_code=EXIT_CODES[status],
+        duration_seconds=round((end - start).total_seconds(), 3), status=status, exit_code=exit_code,
         findings=[c.to_dict() for c in checks], files=files, archive=archive.location, incident_id=incident_id,
         job=job, failing_cell=scrub.obj(bad_cell), error=scrub.obj(error),
-        bytes_added=sum(f["bytes"] for f in files.values()))
+        bytes_added=added, mode=mode)
     if notify is not None:
         entry.notifications = notify(entry)
     entry = RunEntry.from_dict(scrub.obj(entry.to_dict()))
-    archive.append_manifest(entry.to_dict())
-    return entry
-
+    return RunEntry.from_dict(archive.append_manifest(entry.to_dict()))
 
 def summary(entry: dict) -> str:
     """The terminal lines for a finished run."""
@@ -175,7 +301,8 @@ def summary(entry: dict) -> str:
     for c in entry.get("findings", []):
         lines.append(f"  {c['status'].upper():<4} {c['name']}: {c['detail']}")
     for kind, f in entry["files"].items():
-        lines.append(f"  {kind:<5} {f['path']}")
+        if not kind.startswith("asset:"):
+            lines.append(f"  {kind:<5} {f['path']}")
     lines.append(f"  archive +{entry['bytes_added']:,} bytes")
     return "\n".join(lines)
 

@@ -2,16 +2,26 @@
 
 Figures are stored in the .ipynb as ``application/vnd.plotly.v1+json`` only (see
 :mod:`opslib.notebook`). Here each one gets an HTML rendering (a div and a ``Plotly.newPlot``
-call), and plotly.js is inlined once in the page head, only when the notebook has a chart. The
-JupyterLab template is used without its network references (require.js, MathJax and mermaid come
-from a CDN there; require.js would also capture plotly.js as an AMD module).
+call). The JupyterLab template is used without its network references (require.js, MathJax and
+mermaid come from a CDN there; require.js would also capture plotly.js as an AMD module).
+
+What every page of the archive would repeat, plotly.js (~4.8 MB, only when the notebook has a chart)
+and the JupyterLab style sheets (~260 KB), is an :class:`Asset`: stored once per archive as
+``assets/<name>-<sha256>.<ext>``, loaded by a relative path (a copied archive folder still opens
+offline) and listed with its hash in each run's manifest entry, so ``verify`` checks it. Without an
+asset prefix (``runbook runs show ID --html FILE``) the page is self-contained: everything inline.
 """
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Mapping
 
 import jinja2
+import markupsafe
 import nbformat
 import plotly.io as pio
 from nbconvert import HTMLExporter
@@ -23,12 +33,58 @@ _TEMPLATE_TEXT = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}
 {%- if resources.opslib_plotlyjs -%}
 <script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>
-<script type="text/javascript" charset="utf-8">{{ resources.opslib_plotlyjs }}</script>
+{{ resources.opslib_plotlyjs }}
 {%- endif -%}
 {%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file many pages share, named by its content: ``<stem>-<sha256>.<ext>``."""
+    stem: str
+    ext: str
+    data: bytes
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return f"{self.stem}-{self.sha256}.{self.ext}"
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_asset() -> Asset:
+    return Asset("plotly", "min.js", get_plotlyjs().encode())
+
+
+def asset_prefix(stem: str) -> str:
+    """The relative URL of ``assets/`` from the HTML of the run at ``stem`` (``YYYY/MM/DD/<name>``)."""
+    return "../" * stem.count("/") + "assets/"
+
+
+class _Exporter(HTMLExporter):
+    """The lab HTML exporter whose style sheets become :class:`Asset` links when ``opslib_assets`` (a URL
+    prefix) is in the resources; the assets used are collected in ``self.used``."""
+
+    def _init_resources(self, resources):
+        resources = super()._init_resources(resources)
+        prefix = resources.get("opslib_assets")
+        if prefix is None:
+            return resources
+
+        def include_css(name):
+            env = self.environment
+            asset = Asset(PurePosixPath(name).stem, "css", env.loader.get_source(env, name)[0].encode())
+            self.used[asset.name] = asset
+            return markupsafe.Markup(f'<link rel="stylesheet" type="text/css" href="{prefix}{asset.name}">')
+
+        resources["include_css"] = include_css
+        return resources
 
 
 def _figure_html(figure: Mapping) -> str:
@@ -49,13 +105,38 @@ def with_chart_html(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, i
     return out, charts
 
 
-def render_html(nb: nbformat.NotebookNode, *, title: str | None = None) -> str:
-    """The self-contained HTML page of an executed notebook."""
+def render_page(nb: nbformat.NotebookNode, *, title: str | None = None,
+                assets: str | None = None) -> tuple[str, list[Asset]]:
+    """The HTML page of an executed notebook and the assets it loads from the URL prefix ``assets``
+    (see :func:`asset_prefix`); ``assets`` None: one self-contained page, no assets."""
     prepared, charts = with_chart_html(nb)
     if title:
         prepared.metadata["title"] = title
-    exporter = HTMLExporter(template_name="lab", template_file=TEMPLATE,
-                            extra_loaders=[jinja2.DictLoader({TEMPLATE: _TEMPLATE_TEXT})])
-    resources = {"opslib_plotlyjs": get_plotlyjs() if charts else ""}
+    exporter = _Exporter(template_name="lab", template_file=TEMPLATE,
+                         extra_loaders=[jinja2.DictLoader({TEMPLATE: _TEMPLATE_TEXT})])
+    exporter.used = {}
+    plotlyjs = ""
+    if charts and assets is None:
+        plotlyjs = f'<script type="text/javascript" charset="utf-8">{get_plotlyjs()}</script>'
+    elif charts:
+        exporter.used[plotly_asset().name] = plotly_asset()
+        plotlyjs = f'<script type="text/javascript" charset="utf-8" src="{assets}{plotly_asset().name}"></script>'
+    resources = {"opslib_plotlyjs": markupsafe.Markup(plotlyjs), "opslib_assets": assets}
     body, _ = exporter.from_notebook_node(prepared, resources=resources)
-    return body
+    return body, list(exporter.used.values())
+
+
+def render_html(nb: nbformat.NotebookNode, *, title: str | None = None) -> str:
+    """The self-contained HTML page of an executed notebook (everything inline)."""
+    return render_page(nb, title=title)[0]
+
+def standalone_html(archive, entry: dict) -> str:
+    """A self-contained page (plotly.js inline) of a run's archived notebook, checked against its sha256
+    first: for a run archived without HTML, or to send one page to someone."""
+    from ..errors import EvidenceError
+    info = entry["files"]["ipynb"]
+    data = archive.read(info["rel"])
+    if hashlib.sha256(data).hexdigest() != info["sha256"]:
+        raise EvidenceError(f"{info['path']} does not match its recorded sha256; not rendering it")
+    nb = nbformat.reads(data.decode(), as_version=4)
+    return render_html(nb, title=f"{entry['notebook']} {entry['id']} ({entry['status']})")

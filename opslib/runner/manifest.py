@@ -4,7 +4,9 @@ Exit codes (the same for ``runbook run`` and schedulers)::
 
     0  every check ok or warn          3  the notebook raised
     1  at least one check failed       4  the kernel died or a cell timed out
-    2  bad input, nothing ran
+    2  bad input, nothing ran          130/143  stopped by SIGINT/SIGTERM (status interrupted, archived)
+
+Each entry as stored also carries ``seq`` and ``prev`` (the manifest's hash chain, see :mod:`.archive`).
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from typing import Iterable
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_RAISED, EXIT_KERNEL = 0, 1, 2, 3, 4
 #: run status -> exit code
+EXIT_INTERRUPTED = 130                          # 128 + SIGINT; SIGTERM gives 143
 EXIT_CODES = {"ok": EXIT_OK, "warn": EXIT_OK, "fail": EXIT_FAILED, "error": EXIT_RAISED,
-              "died": EXIT_KERNEL, "timeout": EXIT_KERNEL}
+              "died": EXIT_KERNEL, "timeout": EXIT_KERNEL, "interrupted": EXIT_INTERRUPTED}
 STATUSES = tuple(EXIT_CODES)
 
 
@@ -38,7 +41,7 @@ class RunEntry:
     status: str
     exit_code: int
     findings: list
-    files: dict                                 # {"ipynb": {"path", "sha256", "bytes"}, "html": {...}}
+    files: dict                                 # {"ipynb": {"rel", "path", "sha256", "bytes"}, "html", "plotlyjs"}
     archive: str
     incident_id: str | None = None
     job: str | None = None
@@ -46,6 +49,9 @@ class RunEntry:
     error: dict | None = None                   # {"ename", "evalue"}
     bytes_added: int = 0
     notifications: list = field(default_factory=list)
+    mode: str = "batch"                         # batch (runbook run) | interactive (a lab workspace notebook)
+    seq: int | None = None                      # set by the archive when appended (the hash chain)
+    prev: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
