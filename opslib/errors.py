@@ -57,3 +57,12 @@ class RunError(OpsError):
 
 class EvidenceError(OpsError):
     """The evidence archive is missing a file or a file does not match its recorded hash."""
+
+
+class PreflightError(OpsError):
+    """What a notebook needs (credentials, endpoint, databases, archive, notify targets) is not there.
+    Raised before any kernel starts; ``report`` is the :class:`opslib.runner.preflight.Preflight`."""
+
+    def __init__(self, report: object):
+        self.report = report
+        super().__init__(str(getattr(report, "message", lambda: report)()))

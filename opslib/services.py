@@ -7,6 +7,7 @@ import pandas as pd
 
 from . import health_checks
 from .aws import ecs as ecs_reads
+from .aws.access import blind_reason, describe
 from .findings import Check
 
 COLUMNS = ["service", "type", "criticality", "dependencies", "status", "desired", "running", "pending",
@@ -67,21 +68,25 @@ def service_table(ops: Any, *, timeout: float = 3.0) -> pd.DataFrame:
         try:
             live = {"ecs": lambda: _ecs_row(ops, svc, timeout), "lambda": lambda: _lambda_row(ops, svc),
                     "emr": lambda: _emr_row(ops, svc)}[svc.type]()
-        except Exception as exc:  # an unreadable service is reported as down, with why
-            live = {"status": "down", "detail": f"could not read: {type(exc).__name__}: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - every failure is reported on the service's row, with why
+            # credentials/access/connectivity: we could not see, which says nothing about the service
+            live = {"status": "unknown" if blind_reason(exc) else "down", "detail": describe(exc)}
         rows.append({**base, **live})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def service_checks(table: pd.DataFrame) -> list[Check]:
-    """A critical service down fails; any other service not up warns."""
+    """A critical service down fails; a service that could not be read is unknown (never a failure: we
+    did not see it); any other service not up warns."""
     checks = []
     for _, r in table.iterrows():
         name = f"service-{r.service}"
         figures = {"criticality": r.criticality, "status": r.status,
                    "running": None if pd.isna(r.running) else int(r.running),
                    "desired": None if pd.isna(r.desired) else int(r.desired)}
-        if r.status == "down" and r.criticality == "critical":
+        if r.status == "unknown":
+            checks.append(Check.unknown(name, f"{r.criticality} service not seen: {r.detail}", **figures))
+        elif r.status == "down" and r.criticality == "critical":
             checks.append(Check.fail(name, f"critical service down: {r.detail}", **figures))
         elif r.status != "up":
             checks.append(Check.warn(name, f"{r.criticality} service {r.status}: {r.detail}", **figures))

@@ -4,7 +4,8 @@ Exit codes (the same for ``runbook run`` and schedulers)::
 
     0  every check ok or warn          3  the notebook raised
     1  at least one check failed       4  the kernel died or a cell timed out
-    2  bad input, nothing ran
+    2  bad input, nothing ran          5  could not see: a check is unknown (credentials, access,
+                                          connectivity) and none failed
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Iterable
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_RAISED, EXIT_KERNEL = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_RAISED, EXIT_KERNEL, EXIT_BLIND = 0, 1, 2, 3, 4, 5
 #: run status -> exit code
-EXIT_CODES = {"ok": EXIT_OK, "warn": EXIT_OK, "fail": EXIT_FAILED, "error": EXIT_RAISED,
+EXIT_CODES = {"ok": EXIT_OK, "warn": EXIT_OK, "unknown": EXIT_BLIND, "fail": EXIT_FAILED, "error": EXIT_RAISED,
               "died": EXIT_KERNEL, "timeout": EXIT_KERNEL}
 STATUSES = tuple(EXIT_CODES)
 
