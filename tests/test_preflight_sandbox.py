@@ -1,0 +1,81 @@
+"""Credentials that cannot read: the sandbox's moto server enforcing IAM (its /moto-api/reset-auth, the
+server-side INITIAL_NO_AUTH_ACTION_COUNT), an IAM user allowed nothing but its own identity. Checks that
+could not read ECS, Lambda or EMR are unknown (exit 5), never a failure about the services."""
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+
+import boto3
+import pytest
+
+from opslib.config import load_profile
+from opslib.connection import Ops
+from opslib.runner.preflight import preflight
+from opslib.services import service_checks, service_table
+
+from runbook_cli import findings, run
+
+POLICY = {"Version": "2012-10-17",
+          "Statement": [{"Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*"}]}
+
+
+def _reset_auth(endpoint: str, count: str) -> None:
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})   # not a form: moto reads the raw body
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+
+
+@pytest.fixture
+def no_read_credentials(sandbox):
+    """(endpoint, access key, secret) of a user that may call nothing but sts:GetCallerIdentity, with IAM
+    enforced by the moto server until the test ends."""
+    iam = sandbox.client("iam")
+    name = "oncall-no-reads"
+    try:
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="identity-only", PolicyDocument=json.dumps(POLICY))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    _reset_auth(sandbox.endpoint, "0")
+    try:
+        yield sandbox.endpoint, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        _reset_auth(sandbox.endpoint, "inf")
+
+
+def _profile_file(tmp_path, endpoint: str):
+    """A copy of the sandbox profile kept elsewhere, pointing at the moto server as at any AWS endpoint
+    (so boto3's credential chain, not the sandbox's fixed keys, is used)."""
+    path = tmp_path / "limited.yaml"
+    path.write_text(f"extends: sandbox\nname: limited\naws:\n  endpoint_url: {endpoint}\n  max_attempts: 1\n")
+    return path
+
+
+def test_service_reads_refused_are_unknown(no_read_credentials, tmp_path):
+    endpoint, key_id, secret = no_read_credentials
+    prof = load_profile(_profile_file(tmp_path, endpoint))
+    session = boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=prof.aws.primary_region)
+    ops = Ops(prof, session=session)
+    report = preflight(prof, needs=["aws"], connect=lambda p: ops)
+    assert report.ok, report.message()                          # the credentials are good: the reads are refused
+    table = service_table(ops, timeout=1.0)
+    assert set(table["status"]) == {"unknown"}, table[["service", "status", "detail"]]
+    assert table["detail"].str.contains("access").all()
+    checks = service_checks(table)
+    assert {c.status for c in checks} == {"unknown"}
+
+
+def test_critical_services_run_with_refused_reads_exits_5(no_read_credentials, tmp_path, monkeypatch):
+    endpoint, key_id, secret = no_read_credentials
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    code, entry = run("critical-services", tmp_path / "runs", profile=str(_profile_file(tmp_path, endpoint)))
+    assert code == 5 and entry["status"] == "unknown", entry.get("error")
+    statuses = {name: c["status"] for name, c in findings(entry).items()}
+    assert statuses and "fail" not in statuses.values(), statuses
+    assert statuses["service-ingestion-api"] == "unknown"
