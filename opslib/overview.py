@@ -112,15 +112,27 @@ def inventory_checks(ops: Any, inv: Inventory) -> list[Check]:
 
 # -- key metrics against the runbook's figures ----------------------------------------------------------
 def key_metrics(ops: Any, *, hours: float = 24, now: Any = None) -> pd.DataFrame:
-    """Per minute: events/second (Kinesis IncomingRecords) and availability (1 - 5xx/requests)."""
+    """Per minute: events/second (Kinesis IncomingRecords) and availability (1 - 5xx/requests).
+
+    When CloudWatch cannot be read (credentials, access, connectivity) the frame is empty and
+    ``frame.attrs["unseen"]`` says why; :func:`metric_checks` then reports unknown, not a failure."""
     from datetime import timedelta
 
+    from .aws.access import blind_reason, describe
     from .aws.cloudwatch import metric_frame
     now = now or ops.now()
     m = ops.profile.metrics
-    frame = metric_frame(ops.client("cloudwatch"), {k: m[k] for k in ("incoming_records", "requests", "http_5xx")},
-                         now - timedelta(hours=hours), now, 60, stats={"incoming_records": "Sum", "requests": "Sum",
-                                                                      "http_5xx": "Sum"})
+    try:
+        frame = metric_frame(ops.client("cloudwatch"), {k: m[k] for k in ("incoming_records", "requests", "http_5xx")},
+                             now - timedelta(hours=hours), now, 60, stats={"incoming_records": "Sum", "requests": "Sum",
+                                                                          "http_5xx": "Sum"})
+    except Exception as exc:  # noqa: BLE001 - only reads that could not see are kept; others raise
+        if not blind_reason(exc):
+            raise
+        empty = pd.DataFrame({"events_per_second": pd.Series(dtype=float), "availability": pd.Series(dtype=float)},
+                             index=pd.DatetimeIndex([], tz="UTC"))
+        empty.attrs["unseen"] = f"CloudWatch: {describe(exc)}"
+        return empty
     out = pd.DataFrame(index=frame.index)
     out["events_per_second"] = frame["incoming_records"] / 60
     requests = frame["requests"].where(frame["requests"] > 0)
@@ -130,6 +142,9 @@ def key_metrics(ops: Any, *, hours: float = 24, now: Any = None) -> pd.DataFrame
 
 def metric_checks(ops: Any, frame: pd.DataFrame, *, recent_minutes: int = 15) -> list[Check]:
     t = ops.profile.targets
+    unseen = frame.attrs.get("unseen")
+    if unseen:
+        return [Check.unknown("throughput", unseen), Check.unknown("availability", unseen)]
     checks = []
     eps = frame["events_per_second"]
     if eps.notna().sum() == 0:

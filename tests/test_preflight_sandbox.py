@@ -79,3 +79,17 @@ def test_critical_services_run_with_refused_reads_exits_5(no_read_credentials, t
     statuses = {name: c["status"] for name, c in findings(entry).items()}
     assert statuses and "fail" not in statuses.values(), statuses
     assert statuses["service-ingestion-api"] == "unknown"
+
+
+def test_system_overview_run_with_refused_reads_exits_5(no_read_credentials, tmp_path, monkeypatch):
+    """The issue's system-overview exited 3 (the notebook raised) when it could not read: now every check
+    that could not see is unknown and the run says so with exit 5."""
+    endpoint, key_id, secret = no_read_credentials
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    code, entry = run("system-overview", tmp_path / "runs", profile=str(_profile_file(tmp_path, endpoint)))
+    assert code == 5 and entry["status"] == "unknown", entry.get("error")
+    statuses = {name: c["status"] for name, c in findings(entry).items()}
+    assert "fail" not in statuses.values(), statuses
+    assert statuses["inventory-primary"] == statuses["throughput"] == statuses["retention"] == "unknown"
