@@ -233,3 +233,17 @@ def test_copied_sandbox_profile_loads_and_unknown_extends_names_the_choices(tmp_
     assert load_profile(path).name == "sandbox"
     with pytest.raises(ProfileError, match="allowed: .*_common"):
         load_profile(_write_profile(tmp_path, "extends: nosuch\nname: x\n"))
+
+
+def test_every_runbook_notebook_declares_what_it_needs():
+    """The preflight checks what a notebook's metadata says it needs; none may leave it out by accident."""
+    import nbformat
+
+    from opslib.runner.catalog import discover
+    notebooks = discover()
+    assert notebooks
+    for info in notebooks:
+        meta = nbformat.read(info.path, as_version=4).metadata.get("opslib", {})
+        assert "needs" in meta, info.name
+        assert set(info.needs) <= {"aws", "warehouse", "database"} | {f"${p}" for p in info.parameters}, info.name
+        assert set(info.domains) <= set(info.parameters), info.name      # a domain names a real parameter

@@ -14,7 +14,7 @@ Convention for notebook authors (``runbook list`` and ``runbook run --all`` rely
         "purpose": "Hourly completeness, duplicates and freshness of events.",
         "schedule": "5 * * * *",                # optional, informational (schedules.yaml decides)
         "timeout": 600,                         # optional, seconds per cell
-        "needs": ["aws", "$source"],            # optional: what preflight checks (default ["aws"];
+        "needs": ["aws", "$source"],            # what preflight checks (default: none, only the archive;
                                                 #   warehouse, database, $PARAM: the database PARAM names)
         "parameters": {"window_hours": {"min": 1}}   # optional: domains, see opslib.runner.domains
       }
@@ -57,7 +57,7 @@ class NotebookInfo:
     schedule: str | None = None
     timeout: float | None = None
     parameters: dict[str, NotebookParameter] = field(default_factory=dict)
-    needs: tuple[str, ...] = ("aws",)                  # what the preflight checks (opslib.runner.preflight)
+    needs: tuple[str, ...] = ()                        # what the preflight checks (opslib.runner.preflight)
     domains: dict = field(default_factory=dict)        # name -> opslib.runner.domains.Domain
 
 
@@ -85,7 +85,7 @@ def notebook_info(path: str | Path) -> NotebookInfo:
     return NotebookInfo(name=path.stem, path=path.resolve(), read_only=meta.get("read_only") is True,
                         purpose=meta.get("purpose") or _purpose(nb), schedule=meta.get("schedule"),
                         timeout=float(timeout) if timeout else None, parameters=notebook_parameters(path),
-                        needs=tuple(needs) if needs is not None else ("aws",),
+                        needs=tuple(needs or ()),
                         domains=domains_from_metadata(meta.get("parameters")))
 
 

@@ -6,8 +6,8 @@ probe that fails is exit 2 with what is missing and what to do, nothing run, not
 
 What a notebook needs comes from its metadata, ``"opslib": {"needs": ["aws", "warehouse", "$source"]}``:
 ``aws`` (credentials, caller identity, the endpoint), ``warehouse`` / ``database`` (the profile's URL
-resolvable and reachable), ``$NAME`` (the database named by the parameter NAME's value). Without it,
-``["aws"]``. The archive and the ``--notify`` targets are always checked.
+resolvable and reachable), ``$NAME`` (the database named by the parameter NAME's value). Without it, nothing
+beyond the archive and notify targets (every runbook notebook declares its needs). The archive and the ``--notify`` targets are always checked.
 
 Every probe uses the profile's timeouts (capped at :data:`MAX_PROBE_SECONDS`) and one attempt."""
 from __future__ import annotations
