@@ -93,3 +93,32 @@ def test_system_overview_run_with_refused_reads_exits_5(no_read_credentials, tmp
     statuses = {name: c["status"] for name, c in findings(entry).items()}
     assert "fail" not in statuses.values(), statuses
     assert statuses["inventory-primary"] == statuses["throughput"] == statuses["retention"] == "unknown"
+
+
+def test_s3_archive_probe(sandbox, ops):
+    """An s3:// archive: the bucket reachable and a probe object put and deleted; a missing bucket fails."""
+    from opslib.runner.archive import open_archive
+    s3 = ops.client("s3")
+    bucket = ops.profile.s3.archive_bucket
+    good = open_archive(f"s3://{bucket}/runbook-runs", s3_client=s3)
+    report = {p.name: p for p in preflight(ops.profile, needs=[], archive=good).probes}
+    assert report["archive"].status == "ok", report["archive"]
+    left = s3.list_objects_v2(Bucket=bucket, Prefix="runbook-runs/").get("KeyCount", 0)
+    assert left == 0                                              # the probe object was removed
+    bad = open_archive("s3://no-such-bucket-for-runs/x", s3_client=s3)
+    report = {p.name: p for p in preflight(ops.profile, needs=[], archive=bad).probes}
+    assert report["archive"].status == "fail" and "no-such-bucket-for-runs" in report["archive"].detail
+
+
+def test_doctor_on_the_sandbox_is_green(sandbox, tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "doctor", "--archive",
+                           str(tmp_path / "runs"), "--json"], capture_output=True, text=True, env=dict(os.environ),
+                          timeout=120)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0, report
+    names = [p["name"] for p in report["probes"]]
+    assert names == ["aws-credentials", "aws-identity", "database-warehouse", "database-database", "archive", "notify"]
+    assert all(p["status"] == "ok" for p in report["probes"])
+    assert "123456789012" in report["probes"][1]["detail"]

@@ -66,3 +66,12 @@ def test_airflow_dags_test_runs_data_quality_green_bound_to_the_interval(sandbox
     entry = entries[0]
     assert entry["job"] == "data-quality-hourly" and entry["exit_code"] == 0 and entry["notifications"] == []
     assert datetime.fromisoformat(entry["parameters"]["as_of"]) == logical     # the data interval's end
+
+
+def test_schedule_check_passes_for_the_shipped_schedules(sandbox, tmp_path):
+    """Every job of parameters/schedules.yaml passes `schedule check` (preflight included) on the sandbox,
+    with no notification variables set: as shipped, schedules run."""
+    proc = subprocess.run(CLI + ["check"], capture_output=True, text=True, env=_env_without_notify(), timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 failing" in proc.stderr
