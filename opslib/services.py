@@ -31,10 +31,11 @@ def _ecs_row(ops: Any, svc: Any, timeout: float) -> dict:
         problems.append(f"{s.running}/{s.desired} tasks running")
     if s.deployments > 1:
         problems.append(f"deployment in progress ({s.rollout_state})")
+    unseen = health is not None and not health.ok and not health.seen
     if health and not health.ok:
-        problems.append(f"/health failed: {health.error or health.status}")
-    down = s.running == 0 or (health is not None and not health.ok)
-    row["status"] = "down" if down else ("degraded" if problems else "up")
+        problems.append(f"/health {'not reachable from here' if unseen else 'failed'}: {health.error or health.status}")
+    down = s.running == 0 or (health is not None and not health.ok and health.seen)
+    row["status"] = "down" if down else ("unknown" if unseen else ("degraded" if problems else "up"))
     row["detail"] = "; ".join(problems) or f"{s.running}/{s.desired} running, /health OK"
     return row
 

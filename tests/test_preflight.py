@@ -247,3 +247,47 @@ def test_every_runbook_notebook_declares_what_it_needs():
         assert "needs" in meta, info.name
         assert set(info.needs) <= {"aws", "warehouse", "database"} | {f"${p}" for p in info.parameters}, info.name
         assert set(info.domains) <= set(info.parameters), info.name      # a domain names a real parameter
+
+
+def test_health_check_silence_is_not_seen_but_a_refusal_is():
+    from opslib.health_checks import check
+    silent = socket.create_server(("127.0.0.1", 0))            # accepts the connection, never answers
+    refused = socket.create_server(("127.0.0.1", 0))
+    refused_port = refused.getsockname()[1]
+    refused.close()
+    try:
+        quiet = check(f"http://127.0.0.1:{silent.getsockname()[1]}/health", timeout=0.5)
+        assert not quiet.ok and not quiet.seen
+        gone = check(f"http://127.0.0.1:{refused_port}/health", timeout=0.5)
+        assert not gone.ok and gone.seen and "Refused" in gone.error
+    finally:
+        silent.close()
+
+
+def test_ecs_service_whose_health_cannot_be_reached_is_unknown_not_down(monkeypatch):
+    import pandas as pd
+
+    from opslib import services
+    from opslib.health_checks import HealthResult
+    prof = load_profile("sandbox")
+    frame = pd.DataFrame([{"desired": 2, "running": 2, "pending": 0, "deployments": 1,
+                           "task_definition": "ingestion-api:7", "rollout_state": "COMPLETED"}])
+    monkeypatch.setattr(services.ecs_reads, "services", lambda *a, **k: frame)
+
+    class FakeOps:
+        profile = prof
+
+        def client(self, name):
+            return None
+
+        def health_url(self, url):
+            return "http://10.0.0.1" + url
+
+    svc = prof.service("ingestion-api")
+    monkeypatch.setattr(services.health_checks, "check",
+                        lambda url, timeout: HealthResult(url, False, None, 500.0, "timeout: timed out", seen=False))
+    row = services._ecs_row(FakeOps(), svc, 0.5)
+    assert row["status"] == "unknown" and "not reachable from here" in row["detail"]
+    monkeypatch.setattr(services.health_checks, "check",
+                        lambda url, timeout: HealthResult(url, False, 503, 3.0, "HTTP 503"))
+    assert services._ecs_row(FakeOps(), svc, 0.5)["status"] == "down"
