@@ -32,19 +32,20 @@ def _reset_auth(endpoint: str, count: str) -> None:
 def no_read_credentials(sandbox):
     """(endpoint, access key, secret) of a user that may call nothing but sts:GetCallerIdentity, with IAM
     enforced by the moto server until the test ends."""
+    import uuid
     iam = sandbox.client("iam")
-    name = "oncall-no-reads"
-    try:
-        iam.create_user(UserName=name)
-        iam.put_user_policy(UserName=name, PolicyName="identity-only", PolicyDocument=json.dumps(POLICY))
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
+    name = f"oncall-no-reads-{uuid.uuid4().hex[:8]}"      # a user per test (IAM allows two keys per user)
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="identity-only", PolicyDocument=json.dumps(POLICY))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     _reset_auth(sandbox.endpoint, "0")
     try:
         yield sandbox.endpoint, key["AccessKeyId"], key["SecretAccessKey"]
     finally:
         _reset_auth(sandbox.endpoint, "inf")
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])    # leave the sandbox as it was
+        iam.delete_user_policy(UserName=name, PolicyName="identity-only")
+        iam.delete_user(UserName=name)
 
 
 def _profile_file(tmp_path, endpoint: str):
