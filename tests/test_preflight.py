@@ -291,3 +291,21 @@ def test_ecs_service_whose_health_cannot_be_reached_is_unknown_not_down(monkeypa
     monkeypatch.setattr(services.health_checks, "check",
                         lambda url, timeout: HealthResult(url, False, 503, 3.0, "HTTP 503"))
     assert services._ecs_row(FakeOps(), svc, 0.5)["status"] == "down"
+
+
+def test_unreachable_endpoint_fails_the_identity_probe_quickly(tmp_path, monkeypatch):
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    for k, v in no_aws_env(tmp_path).items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE12")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example/secret")
+    path = tmp_path / "p.yaml"
+    path.write_text(f"extends: prod\nname: p\naws:\n  endpoint_url: http://127.0.0.1:{port}\n  connect_timeout: 1\n")
+    started = time.monotonic()
+    report = preflight(load_profile(path), needs=["aws"])
+    assert time.monotonic() - started < 10
+    failed = {p.name: p for p in report.failures}
+    assert list(failed) == ["aws-identity"] and "not reachable" in failed["aws-identity"].detail
+    assert f"127.0.0.1:{port}" in failed["aws-identity"].detail
