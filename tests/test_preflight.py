@@ -309,3 +309,12 @@ def test_unreachable_endpoint_fails_the_identity_probe_quickly(tmp_path, monkeyp
     failed = {p.name: p for p in report.failures}
     assert list(failed) == ["aws-identity"] and "not reachable" in failed["aws-identity"].detail
     assert f"127.0.0.1:{port}" in failed["aws-identity"].detail
+
+
+def test_list_json_shows_needs_and_allowed_values():
+    proc = subprocess.run(CLI + ["list", "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    notebooks = {n["name"]: n for n in json.loads(proc.stdout)}
+    dq = notebooks["data-quality"]
+    assert dq["needs"] == ["$source"]
+    assert "warehouse" in dq["parameters"]["source"]["allowed"] and "ISO time" in dq["parameters"]["as_of"]["allowed"]

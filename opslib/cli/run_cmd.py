@@ -204,9 +204,12 @@ def _register_run(group: click.Group) -> None:
         notebooks = discover()
         if as_json:
             click.echo(json.dumps([{"name": n.name, "path": str(n.path), "read_only": n.read_only,
-                                    "purpose": n.purpose, "schedule": n.schedule,
+                                    "purpose": n.purpose, "schedule": n.schedule, "needs": list(n.needs),
                                     "parameters": {p.name: {"type": p.type_name, "default": p.default_text,
-                                                            "help": p.help} for p in n.parameters.values()}}
+                                                            "help": p.help,
+                                                            **({"allowed": n.domains[p.name].describe()}
+                                                               if p.name in n.domains else {})}
+                                                   for p in n.parameters.values()}}
                                    for n in notebooks], indent=2))
             return 0
         if not notebooks:
