@@ -318,3 +318,14 @@ def test_list_json_shows_needs_and_allowed_values():
     dq = notebooks["data-quality"]
     assert dq["needs"] == ["$source"]
     assert "warehouse" in dq["parameters"]["source"]["allowed"] and "ISO time" in dq["parameters"]["as_of"]["allowed"]
+
+
+def test_notebook_cells_can_reuse_the_declared_domains():
+    from opslib.notebook import check_parameters
+    check_parameters("data-quality", "sandbox", as_of=None, window_hours=24, source="database")
+    with pytest.raises(ParameterError) as info:
+        check_parameters("data-quality", "sandbox", window_hours=0)
+    assert info.value.name == "window_hours"
+    with pytest.raises(ParameterError) as info:
+        check_parameters("common-operations", "sandbox", service="event-validator")   # a Lambda, not ECS
+    assert "ingestion-api" in info.value.allowed
