@@ -36,6 +36,14 @@ def project_root() -> Path:
     return parameters_dir().resolve().parent
 
 
+#: Environments whose profiles are production unless they say otherwise (the DR side serves production).
+PRODUCTION_ENVIRONMENTS = ("production", "dr")
+
+
+class ProfileWarning(UserWarning):
+    """A profile loads, but something in it is probably not what was meant."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -259,7 +267,8 @@ class Contacts(_Strict):
 class Profile(_Strict):
     name: str
     environment: Literal["sandbox", "staging", "production", "dr"]
-    production: bool = False
+    production: bool = Field(False, description="changes need a confirmation naming the resource; follows "
+                                                "`environment: production` (or dr) unless set (overriding it warns)")
     now: datetime | None = Field(None, description="fixed clock (sandbox, reproducible runs); empty = real time")
     aws: AwsSettings
     ecs: EcsSettings
@@ -282,6 +291,21 @@ class Profile(_Strict):
     certificates: CertificateSettings = CertificateSettings()
     notify: dict[str, str] = Field({}, description="target name -> URL (may be ${ENV_VAR})")
     source: str | None = Field(None, description="where this profile was loaded from (set by the loader)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _production_follows_environment(cls, data):
+        if isinstance(data, dict) and "environment" in data:
+            by_environment = data["environment"] in PRODUCTION_ENVIRONMENTS
+            if data.get("production") is None:
+                data = {**data, "production": by_environment}
+            elif bool(data["production"]) != by_environment:
+                import warnings
+                warnings.warn(f"profile {data.get('name')!r}: production: {str(data['production']).lower()} overrides "
+                              f"environment: {data['environment']} ("
+                              + ("changes will NOT need a confirmation" if by_environment else
+                                 "changes will need a confirmation") + ")", ProfileWarning, stacklevel=2)
+        return data
 
     @field_validator("now")
     @classmethod
@@ -381,9 +405,13 @@ def _read(path: Path, seen: tuple = ()) -> dict:
     if base_name is None:
         return data
     base_path = path.parent / f"{base_name}.yaml"
-    if not base_path.is_file() or base_path in seen:
-        raise ProfileError(f"profile {str(path)!r}: key 'extends': {base_name!r} is not a profile beside it "
-                           f"(or extends itself)", key="extends", source=str(path))
+    if not base_path.is_file():          # a copied profile still extends the packaged ones (_common, sandbox...)
+        base_path = parameters_dir() / f"{base_name}.yaml"
+    if not base_path.is_file() or base_path.resolve() in {p.resolve() for p in seen + (path,)}:
+        raise ProfileError(f"profile {str(path)!r}: key 'extends': {base_name!r} is not a profile beside it nor in "
+                           f"{parameters_dir()} (or extends itself); allowed: "
+                           f"{', '.join(sorted(p.stem for p in parameters_dir().glob('*.yaml')))}",
+                           key="extends", source=str(path))
     return _merge(_read(base_path, seen + (path,)), data)
 
 

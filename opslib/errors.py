@@ -74,3 +74,12 @@ class QueueFull(OpsError):
     def __init__(self, capacity: int):
         self.capacity = capacity
         super().__init__(f"the triage queue is full ({capacity} waiting); retry later")
+
+
+class PreflightError(OpsError):
+    """What a notebook needs (credentials, endpoint, databases, archive, notify targets) is not there.
+    Raised before any kernel starts; ``report`` is the :class:`opslib.runner.preflight.Preflight`."""
+
+    def __init__(self, report: object):
+        self.report = report
+        super().__init__(str(getattr(report, "message", lambda: report)()))

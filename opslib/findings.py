@@ -24,7 +24,9 @@ from typing import Any, Iterable, Mapping
 from .errors import ParameterError
 
 MIME = "application/vnd.opslib.findings+json"
-STATUSES = ("ok", "warn", "fail")
+#: From best to worst. ``unknown``: the check could not see (credentials, access, connectivity); it is
+#: never a claim about the service. A run's status is the worst; ``fail`` outranks ``unknown``.
+STATUSES = ("ok", "warn", "unknown", "fail")
 SCHEMA_VERSION = 1
 
 
@@ -56,7 +58,7 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Check:
-    """One finding: a name, a status (``ok``/``warn``/``fail``), a one-line detail and key figures."""
+    """One finding: a name, a status (``ok``/``warn``/``unknown``/``fail``), a one-line detail and key figures."""
 
     name: str
     status: str
@@ -78,6 +80,11 @@ class Check:
     @classmethod
     def warn(cls, name: str, detail: str = "", **figures: Any) -> "Check":
         return cls(name, "warn", detail, figures)
+
+    @classmethod
+    def unknown(cls, name: str, detail: str = "", **figures: Any) -> "Check":
+        """The check could not see (a read failed for credentials, access or connectivity)."""
+        return cls(name, "unknown", detail, figures)
 
     @classmethod
     def fail(cls, name: str, detail: str = "", **figures: Any) -> "Check":
@@ -125,12 +132,12 @@ def findings_text(checks: list[Check]) -> str:
     if not checks:
         return "no findings recorded"
     width = max(len(c.name) for c in checks)
-    lines = [f"{c.status.upper():<4}  {c.name:<{width}}  {c.detail}"
+    lines = [f"{c.status.upper():<7}  {c.name:<{width}}  {c.detail}"
              + (f"  [{_figures_text(c.figures)}]" if c.figures else "") for c in checks]
     return f"findings: {overall_status(checks)}\n" + "\n".join(lines)
 
 
-_COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}
+_COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "unknown": "#6e7781", "fail": "#cf222e"}
 
 
 def findings_html(checks: list[Check]) -> str:

@@ -29,3 +29,16 @@ def setup(profile: str | None = None) -> str | None:
     if lab and profile and lab != profile:
         print(f"runbook lab: using profile {lab!r} (the parameters cell says {profile!r})")
     return lab or profile
+
+
+def check_parameters(notebook: str, profile: "str | object | None" = None, **values) -> None:
+    """Check parameter values against the domains ``notebook``'s metadata declares: the same check
+    ``runbook run`` makes before a kernel starts, for cells run by hand in JupyterLab, e.g.
+    ``opslib.notebook.check_parameters("data-quality", profile, as_of=as_of, source=source)``.
+    Raises :class:`opslib.errors.ParameterError` naming the parameter and what is allowed."""
+    from .config import load_profile
+    from .runner.catalog import resolve
+    from .runner.domains import check_domains
+    info = resolve(notebook)
+    check_domains(info.domains, values, load_profile(profile) if profile is not None else None,
+                  optional=[n for n, p in info.parameters.items() if p.optional])

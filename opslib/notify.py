@@ -1,9 +1,11 @@
 """Run notifications: a Slack incoming webhook and PagerDuty Events API v2.
 
-* Slack gets a message when a run is not ``ok`` (warn, fail, error, died, timeout) and when a job
+* Slack gets a message when a run is not ``ok`` (warn, unknown, fail, error, died, timeout) and when a job
   recovers (its previous run did not exit 0, this one does).
 * PagerDuty gets ``trigger`` when a run exits non-zero and ``resolve`` on the next run of the same
   job that exits 0, with one ``dedup_key`` per job, so repeated failures update one incident.
+* A run that could not see (status ``unknown``, exit 5) alerts as **blind**, not as down: the
+  headline says so and PagerDuty gets severity ``warning``, class ``blind``.
 
 URLs come from the profile's ``notify:`` (``${OPSLIB_SLACK_WEBHOOK}``, ``${OPSLIB_PAGERDUTY_URL}``,
 default the public Events API); the PagerDuty routing key from $OPSLIB_PAGERDUTY_ROUTING_KEY.
@@ -73,17 +75,22 @@ def job_key(entry: Mapping) -> str:
 
 def _headline(entry: Mapping) -> str:
     failed = [c for c in entry.get("findings", []) if c["status"] == "fail"]
+    unseen = [c for c in entry.get("findings", []) if c["status"] == "unknown"]
     if entry.get("error"):
         reason = f"{entry['error']['ename']}: {entry['error']['evalue']}"
     elif failed:
         reason = "; ".join(f"{c['name']}: {c['detail']}" for c in failed[:3])
+    elif unseen:    # a run that could not see alerts as blind, not as an outage
+        return (f"{entry['notebook']} on {entry['profile']}: BLIND (could not see, not down) - "
+                + "; ".join(f"{c['name']}: {c['detail']}" for c in unseen[:3]))
     else:
         reason = "; ".join(f"{c['name']}: {c['detail']}" for c in entry.get("findings", []) if c["status"] == "warn")
     return f"{entry['notebook']} on {entry['profile']}: {entry['status'].upper()}" + (f" - {reason}" if reason else "")
 
 
 def slack_payload(entry: Mapping, *, recovered: bool = False) -> dict:
-    icon = ":white_check_mark:" if recovered else {"warn": ":warning:"}.get(entry["status"], ":red_circle:")
+    icon = ":white_check_mark:" if recovered else {"warn": ":warning:", "unknown": ":see_no_evil:"}.get(
+        entry["status"], ":red_circle:")
     head = f"{entry['notebook']} on {entry['profile']}: recovered ({entry['status']})" if recovered else _headline(entry)
     files = entry.get("files", {})
     lines = [f"{icon} *{head}*", f"run `{entry['id']}` job `{job_key(entry)}` at {entry['start']}"
@@ -100,8 +107,9 @@ def pagerduty_payload(entry: Mapping, routing_key: str, action: str) -> dict:
     if action == "trigger":
         body["payload"] = {
             "summary": _headline(entry)[:1024], "source": entry.get("host") or "runbook",
-            "severity": "critical" if entry["exit_code"] == 1 else "error", "timestamp": entry["end"],
-            "component": entry["notebook"], "group": entry["profile"], "class": entry["status"],
+            "severity": {1: "critical", 5: "warning"}.get(entry["exit_code"], "error"), "timestamp": entry["end"],
+            "component": entry["notebook"], "group": entry["profile"],
+            "class": "blind" if entry["status"] == "unknown" else entry["status"],
             "custom_details": {"run_id": entry["id"], "findings": entry.get("findings", []),
                                "error": entry.get("error"), "files": {k: v["path"] for k, v in entry.get("files", {}).items()},
                                "incident_id": entry.get("incident_id")}}

@@ -41,32 +41,57 @@ def _services(inv: Inventory, region: str, cluster: str) -> pd.DataFrame:
     return r[(r["kind"] == "ecs-service") & r["name"].str.startswith(cluster + "/")]
 
 
+def _unseen(inv: Inventory, region: str) -> pd.DataFrame:
+    """Rows of AWS services in ``region`` that could not be read (credentials, access, connectivity)."""
+    r = inv.region(region)
+    return r[r["state"] == "UNREADABLE"]
+
+
 def inventory_checks(ops: Any, inv: Inventory) -> list[Check]:
-    """One check per region for completeness, one for the primary's services, one for DR readiness."""
+    """One check per region for completeness, one for the primary's services, one for DR readiness.
+
+    What could not be read (state UNREADABLE) is not missing: its resources are left out of the gaps and
+    the check is ``unknown`` unless something that was seen is missing or broken."""
     checks = []
+    blind_ecs = {}
     for which in ("primary", "dr"):
         region = ops.region(which)
-        gaps = inv.gaps[inv.gaps["region"] == region]
+        unseen = _unseen(inv, region)
+        blind = set(unseen["kind"])
+        blind_ecs[which] = "ecs" in blind
+        gaps = inv.gaps[(inv.gaps["region"] == region) & ~inv.gaps["kind"].str.split("-").str[0].isin(blind)]
         errors = inv.region(region)[inv.region(region)["state"] == "ERROR"]
         name = f"inventory-{which}"
+        not_seen = "; ".join(f"{k}: {d}" for k, d in zip(unseen["kind"], unseen["detail"]))
         if len(gaps) or len(errors):
             listed = ", ".join(f"{k} {n}" for k, n in zip(gaps["kind"], gaps["name"]))
             failing = ", ".join(f"{k}: {d}" for k, d in zip(errors["kind"], errors["detail"]))
-            checks.append(Check.fail(name, f"{region}: missing {listed or 'nothing'}; unreadable {failing or 'nothing'}",
-                                     missing=len(gaps), unreadable=len(errors)))
+            checks.append(Check.fail(name, f"{region}: missing {listed or 'nothing'}; unreadable {failing or 'nothing'}"
+                                     + (f"; could not read {not_seen}" if not_seen else ""),
+                                     missing=len(gaps), unreadable=len(errors), not_seen=len(unseen)))
+        elif len(unseen):
+            checks.append(Check.unknown(name, f"{region}: could not read {not_seen}", not_seen=len(unseen),
+                                        resources=len(inv.region(region)) - len(unseen)))
         else:
             checks.append(Check.ok(name, f"{region}: all {len(inv.region(region))} resources the profile expects exist",
                                    resources=len(inv.region(region))))
     primary = _services(inv, ops.primary_region, ops.profile.ecs.cluster)
     down = primary[primary["state"] == "DOWN"]["name"].tolist()
     degraded = primary[primary["state"] == "DEGRADED"]["name"].tolist()
-    if down:
+    if blind_ecs["primary"]:
+        checks.append(Check.unknown("services-primary", f"ECS in {ops.primary_region} could not be read: "
+                                    + "; ".join(_unseen(inv, ops.primary_region).query("kind == 'ecs'")["detail"])))
+    elif down:
         checks.append(Check.fail("services-primary", f"down: {', '.join(down)}", down=len(down), degraded=len(degraded)))
     elif degraded:
         checks.append(Check.warn("services-primary", f"degraded: {', '.join(degraded)}", degraded=len(degraded)))
     else:
         checks.append(Check.ok("services-primary", f"{len(primary)} ECS services at their desired count",
                                services=len(primary)))
+    if blind_ecs["primary"] or blind_ecs["dr"]:
+        which = [ops.region(w) for w in ("primary", "dr") if blind_ecs[w]]
+        checks.append(Check.unknown("dr-readiness", f"ECS in {', '.join(which)} could not be read"))
+        return checks
     dr = _services(inv, ops.dr_region, ops.profile.ecs.dr_cluster)
     dr_ready = len(dr) > 0 and (dr["state"] != "DOWN").all() and inv.gaps[inv.gaps["region"] == ops.dr_region].empty
     primary_out = len(primary) > 0 and (primary["state"] == "DOWN").all()
@@ -87,15 +112,27 @@ def inventory_checks(ops: Any, inv: Inventory) -> list[Check]:
 
 # -- key metrics against the runbook's figures ----------------------------------------------------------
 def key_metrics(ops: Any, *, hours: float = 24, now: Any = None) -> pd.DataFrame:
-    """Per minute: events/second (Kinesis IncomingRecords) and availability (1 - 5xx/requests)."""
+    """Per minute: events/second (Kinesis IncomingRecords) and availability (1 - 5xx/requests).
+
+    When CloudWatch cannot be read (credentials, access, connectivity) the frame is empty and
+    ``frame.attrs["unseen"]`` says why; :func:`metric_checks` then reports unknown, not a failure."""
     from datetime import timedelta
 
+    from .aws.access import blind_reason, describe
     from .aws.cloudwatch import metric_frame
     now = now or ops.now()
     m = ops.profile.metrics
-    frame = metric_frame(ops.client("cloudwatch"), {k: m[k] for k in ("incoming_records", "requests", "http_5xx")},
-                         now - timedelta(hours=hours), now, 60, stats={"incoming_records": "Sum", "requests": "Sum",
-                                                                      "http_5xx": "Sum"})
+    try:
+        frame = metric_frame(ops.client("cloudwatch"), {k: m[k] for k in ("incoming_records", "requests", "http_5xx")},
+                             now - timedelta(hours=hours), now, 60, stats={"incoming_records": "Sum", "requests": "Sum",
+                                                                          "http_5xx": "Sum"})
+    except Exception as exc:  # noqa: BLE001 - only reads that could not see are kept; others raise
+        if not blind_reason(exc):
+            raise
+        empty = pd.DataFrame({"events_per_second": pd.Series(dtype=float), "availability": pd.Series(dtype=float)},
+                             index=pd.DatetimeIndex([], tz="UTC"))
+        empty.attrs["unseen"] = f"CloudWatch: {describe(exc)}"
+        return empty
     out = pd.DataFrame(index=frame.index)
     out["events_per_second"] = frame["incoming_records"] / 60
     requests = frame["requests"].where(frame["requests"] > 0)
@@ -105,6 +142,9 @@ def key_metrics(ops: Any, *, hours: float = 24, now: Any = None) -> pd.DataFrame
 
 def metric_checks(ops: Any, frame: pd.DataFrame, *, recent_minutes: int = 15) -> list[Check]:
     t = ops.profile.targets
+    unseen = frame.attrs.get("unseen")
+    if unseen:
+        return [Check.unknown("throughput", unseen), Check.unknown("availability", unseen)]
     checks = []
     eps = frame["events_per_second"]
     if eps.notna().sum() == 0:
@@ -142,7 +182,12 @@ def retention_checks(ops: Any) -> list[Check]:
     bucket = ops.profile.s3.events_bucket
     try:
         rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    except s3.exceptions.ClientError as exc:
+    except Exception as exc:  # noqa: BLE001 - sorted below: could not see, or the bucket's answer
+        from .aws.access import blind_reason, describe
+        if blind_reason(exc):
+            return [Check.unknown("retention", f"{bucket}: {describe(exc)}")]
+        if not isinstance(exc, s3.exceptions.ClientError):
+            raise
         return [Check.fail("retention", f"{bucket}: no lifecycle configuration ({exc.response['Error']['Code']}); "
                            f"objects are never tiered or expired")]
     enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]

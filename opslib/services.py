@@ -5,10 +5,10 @@ from typing import Any
 
 import pandas as pd
 
-from botocore.exceptions import BotoCoreError, ClientError
 
 from . import health_checks
 from .aws import ecs as ecs_reads
+from .aws.access import blind_reason, describe
 from .findings import Check
 
 COLUMNS = ["service", "type", "criticality", "dependencies", "status", "desired", "running", "pending",
@@ -32,10 +32,11 @@ def _ecs_row(ops: Any, svc: Any, timeout: float) -> dict:
         problems.append(f"{s.running}/{s.desired} tasks running")
     if s.deployments > 1:
         problems.append(f"deployment in progress ({s.rollout_state})")
+    unseen = health is not None and not health.ok and not health.seen
     if health and not health.ok:
-        problems.append(f"/health failed: {health.error or health.status}")
-    down = s.running == 0 or (health is not None and not health.ok)
-    row["status"] = "down" if down else ("degraded" if problems else "up")
+        problems.append(f"/health {'not reachable from here' if unseen else 'failed'}: {health.error or health.status}")
+    down = s.running == 0 or (health is not None and not health.ok and health.seen)
+    row["status"] = "down" if down else ("unknown" if unseen else ("degraded" if problems else "up"))
     row["detail"] = "; ".join(problems) or f"{s.running}/{s.desired} running, /health OK"
     return row
 
@@ -60,20 +61,6 @@ def _emr_row(ops: Any, svc: Any) -> dict:
     return {"status": "up", "version": mine[0]["Id"], "detail": f"cluster {mine[0]['Status']['State']}"}
 
 
-# Error codes that say the caller cannot look, not that the service is missing or down.
-UNREADABLE_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
-                    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "RequestExpired",
-                    "Throttling", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable",
-                    "InternalFailure", "InternalError")
-
-
-def unreadable(exc: Exception) -> bool:
-    """A read failed for access, credentials, throttling or connectivity: nothing was observed."""
-    if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code") in UNREADABLE_CODES
-    return isinstance(exc, BotoCoreError)
-
-
 def service_table(ops: Any, *, timeout: float = 3.0) -> pd.DataFrame:
     """One row per service of the profile with its live state and an overall status (up/degraded/down)."""
     rows = []
@@ -83,26 +70,26 @@ def service_table(ops: Any, *, timeout: float = 3.0) -> pd.DataFrame:
         try:
             live = {"ecs": lambda: _ecs_row(ops, svc, timeout), "lambda": lambda: _lambda_row(ops, svc),
                     "emr": lambda: _emr_row(ops, svc)}[svc.type]()
-        except Exception as exc:  # noqa: BLE001 - reported in the table, with why
-            # a read that could not look (access, credentials, network) is unknown; anything else is down
-            live = {"status": "unknown" if unreadable(exc) else "down",
-                    "detail": f"could not read: {type(exc).__name__}: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - every failure is reported on the service's row, with why
+            # credentials/access/connectivity: we could not see, which says nothing about the service
+            live = {"status": "unknown" if blind_reason(exc) else "down", "detail": describe(exc)}
         rows.append({**base, **live})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def service_checks(table: pd.DataFrame) -> list[Check]:
-    """A critical service down fails; any other service not up warns."""
+    """A critical service down fails; a service that could not be read is unknown (never a failure: we
+    did not see it); any other service not up warns."""
     checks = []
     for _, r in table.iterrows():
         name = f"service-{r.service}"
         figures = {"criticality": r.criticality, "status": r.status,
                    "running": None if pd.isna(r.running) else int(r.running),
                    "desired": None if pd.isna(r.desired) else int(r.desired)}
-        if r.status == "down" and r.criticality == "critical":
+        if r.status == "unknown":
+            checks.append(Check.unknown(name, f"{r.criticality} service not seen: {r.detail}", **figures))
+        elif r.status == "down" and r.criticality == "critical":
             checks.append(Check.fail(name, f"critical service down: {r.detail}", **figures))
-        elif r.status == "unknown":
-            checks.append(Check.warn(name, f"unknown (not measurable): {r.detail}", **figures))
         elif r.status != "up":
             checks.append(Check.warn(name, f"{r.criticality} service {r.status}: {r.detail}", **figures))
         else:

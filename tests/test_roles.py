@@ -299,5 +299,5 @@ def test_unreadable_service_is_unknown_not_down():
     assert {status[s] for s in ("edge-gateway", "event-consumer", "schema-check")} == {"unknown"}
     assert status["nightly"] == "down"                         # an answer that it is not there is a fact
     checks = {c.name: c.status for c in services.service_checks(table)}
-    assert checks["service-edge-gateway"] == checks["service-schema-check"] == "warn"
+    assert checks["service-edge-gateway"] == checks["service-schema-check"] == "unknown"
     assert checks["service-nightly"] == "fail"

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from . import ecs as ecs_reads
+from .access import blind_reason
 
 COLUMNS = ["region", "kind", "name", "state", "detail"]
 
@@ -83,14 +84,16 @@ READERS = {"ecs": _rows_ecs, "kinesis": _rows_kinesis, "lambda": _rows_lambda, "
 
 def region_inventory(ops: Any, which: str = "primary") -> pd.DataFrame:
     """Every ECS cluster/service, Kinesis stream, Lambda function, DynamoDB table, S3 bucket and RDS
-    instance of one region, read live. A service whose API fails is one row with state ERROR."""
+    instance of one region, read live. A service whose API fails is one row with state ERROR, or
+    UNREADABLE when the read failed for credentials, access or connectivity (nothing was seen)."""
     region = ops.region(which)
     rows: list[dict] = []
     for service, reader in READERS.items():
         try:
             rows.extend(reader(ops.client(service, which), region))
-        except Exception as exc:  # a region outage or missing permission is itself a finding
-            rows.append({"region": region, "kind": service, "name": "*", "state": "ERROR",
+        except Exception as exc:  # noqa: BLE001 - a region outage is a finding; a refused read is UNREADABLE
+            rows.append({"region": region, "kind": service, "name": "*",
+                         "state": "UNREADABLE" if blind_reason(exc) else "ERROR",
                          "detail": f"{type(exc).__name__}: {exc}"})
     return pd.DataFrame(rows, columns=COLUMNS)
 

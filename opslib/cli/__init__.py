@@ -11,7 +11,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import click  # noqa: E402
 
-from ..errors import OpsError, ParameterError, ProfileError
+from ..errors import OpsError, ParameterError, PreflightError, ProfileError
 
 EXIT_BAD_INPUT = 2
 
@@ -40,7 +40,7 @@ def run() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_BAD_INPUT)
-    except (ProfileError, ParameterError) as exc:
+    except (ProfileError, ParameterError, PreflightError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except OpsError as exc:

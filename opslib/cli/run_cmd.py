@@ -1,8 +1,9 @@
 """``runbook run | list | runs | schedule | lab``: running notebooks and reading their evidence.
 
-Exit codes of ``runbook run``: 0 every check ok or warn; 1 a check failed; 2 bad input (nothing
-ran); 3 the notebook raised; 4 the kernel died or timed out; 130/143 stopped by SIGINT/SIGTERM (the
-partial run archived as interrupted). ``--all`` exits with the worst. ``runbook lab`` is in :mod:`.lab_cmd`."""
+Exit codes of ``runbook run``: 0 every check ok or warn; 1 a check failed; 2 bad input or a failed
+preflight (nothing ran); 3 the notebook raised; 4 the kernel died or timed out; 5 could not see (a check
+is unknown, none failed); 130/143 stopped by SIGINT/SIGTERM (the partial run archived as interrupted).
+``--all`` exits with the worst. ``runbook lab`` is in :mod:`.lab_cmd`."""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from pathlib import Path
 import click
 
 from ..config import load_profile
-from ..errors import ParameterError
+from ..errors import OpsError, ParameterError
 from ..notebook import LAB_PROFILE_ENV
 
 EXIT_BAD_INPUT = 2
@@ -58,6 +59,24 @@ def _runbook_program() -> str:
 
 
 # -- run ---------------------------------------------------------------------------------------------
+def check_parameter_domains(info, values: dict, prof) -> None:
+    """The values given against the domains the notebook's metadata declares (ParameterError)."""
+    from ..runner.domains import check_domains
+    check_domains(info.domains, values, prof, optional=[n for n, p in info.parameters.items() if p.optional])
+
+
+def run_preflight(prof, info, values: dict, *, archive=None, notify_targets=()):
+    """What ``info`` needs, checked before its kernel starts; a PreflightError (exit 2) if anything fails."""
+    from ..errors import PreflightError
+    from ..runner.preflight import needs_of, preflight
+    defaults = {n: p.default for n, p in info.parameters.items()}
+    report = preflight(prof, needs=needs_of(info.needs, values, defaults), archive=archive,
+                       notify_targets=list(notify_targets))
+    if not report.ok:
+        raise PreflightError(report)
+    return report
+
+
 def _run_one(notebook: str, profile: str, pairs: tuple, param_file: str | None, incident: str | None,
              archive_target: str | None, as_json: bool, notify_targets: tuple, job: str | None,
              timeout: float | None) -> int:
@@ -76,9 +95,11 @@ def _run_one(notebook: str, profile: str, pairs: tuple, param_file: str | None, 
         values.update(validate_parameters(info.parameters, load_parameter_file(param_file)))
     text_values = parse_assignments(pairs)
     values.update(validate_parameters(info.parameters, text_values, from_text=text_values))
+    check_parameter_domains(info, values, prof)                   # ParameterError -> exit 2
     targets = endpoints(prof, list(notify_targets))
     profile_arg = str(Path(profile).resolve()) if profile.endswith((".yaml", ".yml")) or os.sep in profile else profile
     archive = _archive(archive_target, profile_arg)
+    run_preflight(prof, info, values, archive=archive, notify_targets=notify_targets)   # PreflightError -> exit 2
     job = job or f"{info.name}@{prof.name}"
     scrub = scrubber(profile=prof, extra=[t.url for t in targets] + [t.routing_key for t in targets if t.routing_key])
 
@@ -164,7 +185,7 @@ def _run_all(profile: str, incident: str | None, archive_target: str | None, as_
         click.echo(json.dumps(sorted(entries, key=lambda e: e["notebook"]), indent=2, sort_keys=True))
     if stopped:
         return stopped[0]
-    order = [0, 1, 3, 4, 2]            # worst last: a kernel problem outranks a raise outranks a failed check
+    order = [0, 5, 1, 3, 4, 2]   # worst last: a kernel problem outranks a raise outranks a failed check outranks blind
     return max(codes, key=lambda c: order.index(c) if c in order else len(order))
 
 
@@ -181,9 +202,11 @@ def _register_run(group: click.Group) -> None:
     @click.option("--notify", "notify_targets", multiple=True, type=click.Choice(["slack", "pagerduty"]),
                   help="alert targets (repeatable)")
     @click.option("--job", help="job name for notifications and history [default: NOTEBOOK@PROFILE]")
-    @click.option("--timeout", type=float, help="seconds per cell [default: notebook metadata, else 1800]")
+    @click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+                  help="seconds per cell, > 0 [default: notebook metadata, else 1800]")
     @click.option("--all", "run_all", is_flag=True, help="run every read-only notebook concurrently")
-    @click.option("--jobs", type=int, default=2, show_default=True, help="concurrent notebooks with --all")
+    @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+                  help="concurrent notebooks with --all (>= 1)")
     def run_command(notebook, profile, pairs, param_file, incident, archive_target, as_json, notify_targets, job,
                     timeout, run_all, jobs):
         """Run NOTEBOOK (a path or short name) headless and archive the evidence."""
@@ -205,9 +228,12 @@ def _register_run(group: click.Group) -> None:
         notebooks = discover()
         if as_json:
             click.echo(json.dumps([{"name": n.name, "path": str(n.path), "read_only": n.read_only,
-                                    "purpose": n.purpose, "schedule": n.schedule,
+                                    "purpose": n.purpose, "schedule": n.schedule, "needs": list(n.needs),
                                     "parameters": {p.name: {"type": p.type_name, "default": p.default_text,
-                                                            "help": p.help} for p in n.parameters.values()}}
+                                                            "help": p.help,
+                                                            **({"allowed": n.domains[p.name].describe()}
+                                                               if p.name in n.domains else {})}
+                                                   for p in n.parameters.values()}}
                                    for n in notebooks], indent=2))
             return 0
         if not notebooks:
@@ -231,7 +257,8 @@ def _register_runs(group: click.Group) -> None:
     @click.option("--incident")
     @click.option("--notebook")
     @click.option("--since", help="ISO time (UTC if no zone), e.g. 2026-11-25T00:00")
-    @click.option("--status", type=click.Choice(["ok", "warn", "fail", "error", "died", "timeout", "interrupted"]))
+    @click.option("--status", type=click.Choice(["ok", "warn", "unknown", "fail", "error", "died", "timeout",
+                                               "interrupted"]))
     @click.option("--json", "as_json", is_flag=True)
     @archive_opt
     @profile_opt
@@ -316,29 +343,103 @@ def _register_schedule(group: click.Group) -> None:
                 click.echo(f"warning: job {job.name}: notebook {job.notebook!r} is not in {notebooks_dir()} yet", err=True)
         return schedules
 
+    preflight_opt = click.option("--no-preflight", "skip_preflight", is_flag=True,
+                                 help="skip the preflight (credentials, databases, archive) when the jobs run elsewhere")
+
+    def _checked(path, skip_preflight, *, refuse: bool):
+        from ..errors import ParameterError as _PE
+        from ..schedules import check_job
+        schedules = _load(path)
+        results = []
+        for job in schedules.jobs:
+            archive = None
+            if not skip_preflight:
+                try:
+                    archive = _archive(schedules.archive, job.profile)
+                except OpsError:
+                    archive = None
+            results.append(check_job(job, schedules, preflight=not skip_preflight, archive=archive))
+        bad = [r for r in results if not r.ok]
+        if refuse and bad:
+            for r in bad:
+                click.echo(f"job {r.job}: " + "; ".join(r.problems), err=True)
+            raise _PE("jobs", [r.job for r in bad], "jobs that pass `runbook schedule check` (fix them or remove "
+                      "them from the schedules file); nothing was written")
+        return schedules, results
+
+    @schedule_group.command("check")
+    @file_opt
+    @preflight_opt
+    def check_command(path, skip_preflight):
+        """Validate every job: profile, notebook, parameters, notify targets, preflight. Exit 2 if any fails."""
+        _, results = _checked(path, skip_preflight, refuse=False)
+        for r in results:
+            click.echo(f"{'OK  ' if r.ok else 'FAIL'}  {r.job}" + "".join(f"\n      {p}" for p in r.problems))
+        bad = [r.job for r in results if not r.ok]
+        click.echo(f"{len(results)} jobs, {len(bad)} failing" + (f": {', '.join(bad)}" if bad else ""), err=True)
+        return EXIT_BAD_INPUT if bad else 0
+
     @schedule_group.command("crontab")
     @file_opt
     @workdir_opt
-    def crontab_command(path, workdir):
-        """Print crontab lines (install with `runbook schedule crontab | crontab -`)."""
+    @preflight_opt
+    def crontab_command(path, workdir, skip_preflight):
+        """Print crontab lines (install with `runbook schedule crontab | crontab -`); refuses failing jobs."""
         from ..schedules import crontab
-        click.echo(crontab(_load(path), runbook=_runbook_program(), workdir=workdir), nl=False)
+        schedules, _ = _checked(path, skip_preflight, refuse=True)
+        click.echo(crontab(schedules, runbook=_runbook_program(), workdir=workdir), nl=False)
         return 0
 
     @schedule_group.command("airflow")
     @file_opt
     @workdir_opt
+    @preflight_opt
     @click.option("--output", "-o", type=click.Path(), default="runbook_dags.py", show_default=True)
-    def airflow_command(path, workdir, output):
-        """Write an Airflow DAG file (one DAG per job, each calling `runbook run`)."""
+    def airflow_command(path, workdir, skip_preflight, output):
+        """Write an Airflow DAG file (one DAG per job, each calling `runbook run`); refuses failing jobs."""
         from ..schedules import airflow_dag
-        text = airflow_dag(_load(path), runbook=_runbook_program(), workdir=workdir)
-        Path(output).write_text(text)
+        schedules, _ = _checked(path, skip_preflight, refuse=True)
+        text = airflow_dag(schedules, runbook=_runbook_program(), workdir=workdir)
+        target = Path(output)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        except OSError as exc:
+            raise ParameterError("--output", output, f"a writable file path ({exc.strerror or exc})") from exc
         click.echo(f"wrote {output}", err=True)
         return 0
 
 
+# -- doctor ------------------------------------------------------------------------------------------
+def _register_doctor(group: click.Group) -> None:
+    @group.command("doctor")
+    @click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"), show_default="sandbox",
+                  help="profile name (parameters/NAME.yaml) or YAML file")
+    @click.option("--notebook", help="check only what this notebook needs [default: AWS and both databases]")
+    @click.option("--archive", "archive_target", help="archive folder or s3://bucket/prefix [default: runs/]")
+    @click.option("--notify", "notify_targets", multiple=True, type=click.Choice(["slack", "pagerduty"]))
+    @click.option("--json", "as_json", is_flag=True)
+    def doctor_command(profile, notebook, archive_target, notify_targets, as_json):
+        """Preflight as a table: credentials, identity, endpoint, databases, archive, notify. Exit 2 if any fails."""
+        from ..runner.preflight import needs_of, preflight
+        prof = load_profile(profile)
+        needs = ["aws", "warehouse", "database"]
+        if notebook:
+            from ..runner.catalog import resolve
+            info = resolve(notebook)
+            needs = needs_of(info.needs, {}, {n: p.default for n, p in info.parameters.items()})
+        profile_arg = str(Path(profile).resolve()) if profile.endswith((".yaml", ".yml")) or os.sep in profile else profile
+        report = preflight(prof, needs=needs, archive=_archive(archive_target, profile_arg),
+                           notify_targets=list(notify_targets))
+        click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
+        if not report.ok and not as_json:
+            click.echo(f"{len(report.failures)} of {len(report.probes)} checks failed: "
+                       + ", ".join(p.name for p in report.failures), err=True)
+        return 0 if report.ok else EXIT_BAD_INPUT
+
+
 def register(group: click.Group) -> None:
     _register_run(group)
+    _register_doctor(group)
     _register_runs(group)
     _register_schedule(group)

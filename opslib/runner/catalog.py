@@ -13,7 +13,10 @@ Convention for notebook authors (``runbook list`` and ``runbook run --all`` rely
         "read_only": true,                      # changes nothing: run by `runbook run --all`
         "purpose": "Hourly completeness, duplicates and freshness of events.",
         "schedule": "5 * * * *",                # optional, informational (schedules.yaml decides)
-        "timeout": 600                          # optional, seconds per cell
+        "timeout": 600,                         # optional, seconds per cell
+        "needs": ["aws", "$source"],            # what preflight checks (default: none, only the archive;
+                                                #   warehouse, database, $PARAM: the database PARAM names)
+        "parameters": {"window_hours": {"min": 1}}   # optional: domains, see opslib.runner.domains
       }
 
   A notebook without ``read_only: true`` is never run by ``--all``. Without ``purpose`` the first
@@ -54,6 +57,8 @@ class NotebookInfo:
     schedule: str | None = None
     timeout: float | None = None
     parameters: dict[str, NotebookParameter] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()                        # what the preflight checks (opslib.runner.preflight)
+    domains: dict = field(default_factory=dict)        # name -> opslib.runner.domains.Domain
 
 
 def _purpose(nb: nbformat.NotebookNode) -> str:
@@ -75,9 +80,13 @@ def notebook_info(path: str | Path) -> NotebookInfo:
         raise ParameterError("notebook", str(path), f"a readable .ipynb file ({exc})") from exc
     meta = nb.metadata.get(METADATA_KEY) or {}
     timeout = meta.get("timeout")
+    from .domains import domains_from_metadata
+    needs = meta.get("needs")
     return NotebookInfo(name=path.stem, path=path.resolve(), read_only=meta.get("read_only") is True,
                         purpose=meta.get("purpose") or _purpose(nb), schedule=meta.get("schedule"),
-                        timeout=float(timeout) if timeout else None, parameters=notebook_parameters(path))
+                        timeout=float(timeout) if timeout else None, parameters=notebook_parameters(path),
+                        needs=tuple(needs or ()),
+                        domains=domains_from_metadata(meta.get("parameters")))
 
 
 def discover(directory: str | Path | None = None) -> list[NotebookInfo]:
