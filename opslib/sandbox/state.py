@@ -35,6 +35,7 @@ class SandboxState:
     size: int
     pid: int
     account_id: str = "123456789012"
+    profile: str = "sandbox"          # the profile the sandbox seeded (a name of parameters/ or a file path)
 
     @property
     def now_dt(self) -> datetime:
