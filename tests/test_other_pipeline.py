@@ -159,3 +159,24 @@ def test_volume_drop_drill_fails_completeness_at_the_hour(drill, tmp_path):
     completeness = findings(entry)["completeness"]
     assert rc == 1 and failing(entry) == {"completeness"}, entry.get("error")
     assert completeness["figures"]["anomalous_hours"] == [hour[:10] + " " + hour[11:13] + ":00"]
+
+
+def test_poison_messages_found_and_skipped_through_the_library(drill, tmp_path, monkeypatch):
+    """The same drill without a kernel: the scan reads after the leases' checkpoints, the skip and its undo
+    go through the lease counter."""
+    from opslib.actions import apply, plan_undo
+    from opslib.incident import diagnostics, remedies
+    ops, inject = drill
+    monkeypatch.setenv("OPSLIB_AUDIT_DIR", str(tmp_path / "audit"))
+    poison = inject("poison-messages")
+    table, shard = ops.profile.dynamodb.checkpoint_table, poison["shard"]
+    scan = diagnostics.scan_poison(ops, diagnostics.checkpoints(ops, now=ops.now()))
+    assert scan.sequence_numbers() == {shard: poison["poison_sequence_numbers"]}
+    before = checkpoints.read_one(ops.client("dynamodb"), table, "kcl", shard)
+    result = apply(remedies.plan_skip_poison(ops, scan), dry_run=False, ops=ops, audit_database=False)
+    after = checkpoints.read_one(ops.client("dynamodb"), table, "kcl", shard)
+    assert result.status == "applied" and after.sequence_number == poison["poison_sequence_numbers"][-1]
+    assert (after.counter, after.owner) == (before.counter + 1, before.owner)
+    assert not diagnostics.scan_poison(ops, diagnostics.checkpoints(ops, now=ops.now())).found
+    apply(plan_undo(ops, result.audit_id), dry_run=False, ops=ops, audit_database=False)
+    assert checkpoints.read_one(ops.client("dynamodb"), table, "kcl", shard).sequence_number == poison["stuck_checkpoint"]
