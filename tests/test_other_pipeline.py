@@ -56,6 +56,7 @@ def drill(other):
 
 
 def failing(entry: dict) -> set[str]:
+    assert entry["status"] != "error", f"{entry['notebook']} raised: {entry.get('error')}"
     return {n for n, c in findings(entry).items() if c["status"] == "fail"}
 
 
@@ -111,7 +112,7 @@ def test_api_down_drill_fails_the_ingest_service_only(drill, tmp_path):
     assert rc == 1 and failing(entry) == {"service-collector"}, entry.get("error")
     assert "no running tasks" in checks["service-collector"]["detail"]
     rc, entry = run("incident-response", tmp_path, profile=PROFILE)
-    assert findings(entry)["procedure-api-down"]["status"] == "fail", entry.get("error")
+    assert "procedure-api-down" in failing(entry)
 
 
 def test_stream_backup_drill_pages_for_the_consumer_lag(drill, tmp_path):
@@ -121,7 +122,7 @@ def test_stream_backup_drill_pages_for_the_consumer_lag(drill, tmp_path):
     assert rc == 1 and failing(entry) == {"alert-stream-backup"}, entry.get("error")
     rc, entry = run("incident-response", tmp_path, profile=PROFILE)
     checks = findings(entry)
-    assert checks["procedure-stream-backup"]["status"] == "fail", entry.get("error")
+    assert "procedure-stream-backup" in failing(entry)
     assert checks["procedure-api-down"]["status"] == checks["procedure-high-error-rate"]["status"] == "ok"
 
 
@@ -133,7 +134,7 @@ def test_poison_messages_drill_skips_the_kcl_checkpoint_with_the_lease(drill, tm
     assert before.sequence_number == poison["stuck_checkpoint"]
     rc, entry = run("incident-response", tmp_path, "dry_run=False", profile=PROFILE)
     checks = findings(entry)
-    assert rc == 1, entry.get("error")
+    assert rc == 1 and "hint-poison-messages" in failing(entry), entry.get("error")
     assert checks["hint-poison-messages"]["figures"]["sequence_numbers"] == {shard: poison["poison_sequence_numbers"]}
     assert failing(entry) == {"procedure-stream-backup", "hint-poison-messages"}
     after = checkpoints.read_one(ops.client("dynamodb"), table, "kcl", shard)
@@ -145,6 +146,7 @@ def test_region_outage_drill_shows_the_dr_side_ready(drill, tmp_path):
     ops, inject = drill
     inject("region-outage")
     rc, entry = run("system-overview", tmp_path, profile=PROFILE)
+    assert "dr-readiness" in failing(entry)
     dr = findings(entry)["dr-readiness"]
     assert rc == 1 and dr["status"] == "fail", entry.get("error")
     assert dr["figures"]["primary_out"] is True and dr["figures"]["dr_ready"] is True
@@ -156,8 +158,8 @@ def test_volume_drop_drill_fails_completeness_at_the_hour(drill, tmp_path):
     ops, inject = drill
     hour = inject("volume-drop")["hour"]
     rc, entry = run("data-quality", tmp_path, profile=PROFILE)
-    completeness = findings(entry)["completeness"]
     assert rc == 1 and failing(entry) == {"completeness"}, entry.get("error")
+    completeness = findings(entry)["completeness"]
     assert completeness["figures"]["anomalous_hours"] == [hour[:10] + " " + hour[11:13] + ":00"]
 
 
