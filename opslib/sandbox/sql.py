@@ -284,7 +284,8 @@ def _warehouse_column(mapping: dict[str, str], name: str) -> str:
     ('unknown' for event_type, NOT NULL in the database)."""
     if name in mapping:
         return f'"{mapping[name]}"'
-    return f"{chr(39) + 'unknown' + chr(39) if name == 'event_type' else 'NULL'} AS {name}"
+    default = "'unknown'" if name == "event_type" else "NULL"
+    return f"{default} AS {name}"
 
 
 def _q(cols: tuple) -> list[str]:
