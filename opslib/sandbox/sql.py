@@ -298,25 +298,57 @@ def _copy(raw, table: str, columns: tuple, rows: list) -> None:
             cp.write_row(row)
 
 
+PG_TYPES = {"event_id": "varchar(64) PRIMARY KEY", "user_id": "varchar(32)", "session_id": "varchar(32)",
+            "event_type": "varchar(32) NOT NULL", "event_timestamp": "timestamp NOT NULL", "received_at": "timestamp",
+            "platform": "varchar(16)", "country": "varchar(2)", "page": "varchar(128)", "revenue": "double precision"}
+
+
+def database_events(sb) -> tuple[str, dict[str, str]]:
+    """The database's events table as the profile names it (quoted, maybe schema-qualified) and its runbook
+    column -> table column map (see :func:`synthetic.event_columns`)."""
+    d = sb.profile.databases.database
+    return synthetic.quote_table(d.events_table), synthetic.event_columns(d.columns)
+
+
+def _database_schema(sb) -> tuple[list[str], list[str]]:
+    """(create statements, index statements) of the database: the runbook's ``events`` as always, or the
+    profile's events table with exactly its mapped columns."""
+    d = sb.profile.databases.database
+    if d.events_table == "events" and not d.columns:
+        return SCHEMA, INDEXES
+    table, mapping = database_events(sb)
+    create = [f"DROP TABLE IF EXISTS {table}, error_logs, audit_logs"]
+    if "." in d.events_table:
+        create.append(f'CREATE SCHEMA IF NOT EXISTS "{d.events_table.rsplit(".", 1)[0]}"')
+    create.append(f"CREATE TABLE {table} ({', '.join(f'{_q((col,))[0]} {PG_TYPES[c]}' for c, col in mapping.items())})")
+    create += SCHEMA[2:]
+    indexes = [f'CREATE INDEX idx_events_{c} ON {table} ("{mapping[c]}")' for c in ("event_timestamp", "platform")
+               if c in mapping] + INDEXES[2:]
+    return create, indexes
+
+
 def seed_database(sb) -> None:
     """(Re)create events (hot window), error_logs and audit_logs in ``analytics``, with indexes and
     statistics; reset pg_stat_statements where it exists."""
     release_connections(sb)
     events, errors, audit = _hot_rows(sb)
+    create, indexes = _database_schema(sb)
+    table, mapping = database_events(sb)
+    keep = [i for i, c in enumerate(EVENT_COLUMNS) if c in mapping]     # the database's own columns only
     engine = _engine(sb)
     try:
         with engine.begin() as conn:
             conn.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
-            for stmt in SCHEMA:
+            for stmt in create:
                 conn.execute(sa.text(stmt))
             raw = conn.connection.driver_connection
-            _copy(raw, "events", EVENT_COLUMNS, events)
+            _copy(raw, table, tuple(mapping.values()), [tuple(row[i] for i in keep) for row in events])
             _copy(raw, "error_logs", ERROR_COLUMNS, errors)
             _copy(raw, "audit_logs", AUDIT_COLUMNS, audit)
-            for stmt in INDEXES:
+            for stmt in indexes:
                 conn.execute(sa.text(stmt))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("ANALYZE events, error_logs, audit_logs"))
+            conn.execute(sa.text(f"ANALYZE {table}, error_logs, audit_logs"))
     except sa.exc.SQLAlchemyError as exc:
         raise SandboxError(f"could not seed the analytics database: {exc}") from exc
     _setup_pg_stat_statements(sb)
@@ -405,8 +437,10 @@ def volume_drop(sb, hours_ago: int = 3, keep_fraction: float = 0.1) -> datetime:
         con.execute(f"DELETE FROM {table} WHERE {ts} >= ? AND {ts} < ? "
                     f"AND hash({eid} || ':drop')::DOUBLE / 18446744073709551616.0 >= ?", [hour, end, keep_fraction])
     if getattr(sb, "pg", None) is not None:
-        _execute(sb, "DELETE FROM events WHERE event_timestamp >= :h AND event_timestamp < :e "
-                     "AND mod(abs(hashtext(event_id)::bigint), 10000) >= :k", {"h": hour, "e": end, "k": keep_fraction * 10000})
+        table, m = database_events(sb)
+        _execute(sb, f'DELETE FROM {table} WHERE "{m["event_timestamp"]}" >= :h AND "{m["event_timestamp"]}" < :e '
+                     f'AND mod(abs(hashtext("{m["event_id"]}")::bigint), 10000) >= :k',
+                 {"h": hour, "e": end, "k": keep_fraction * 10000})
     return hour
 
 
@@ -562,5 +596,6 @@ def freshness_gap(sb, minutes: int = 90) -> datetime:
     with _warehouse(sb) as con:
         con.execute(f"DELETE FROM {warehouse_events(sb)[0]} WHERE {_col(sb, 'event_timestamp')} >= ?", [cutoff])
     if getattr(sb, "pg", None) is not None:
-        _execute(sb, "DELETE FROM events WHERE event_timestamp >= :c", {"c": cutoff})
+        table, m = database_events(sb)
+        _execute(sb, f'DELETE FROM {table} WHERE "{m["event_timestamp"]}" >= :c', {"c": cutoff})
     return cutoff
