@@ -13,6 +13,8 @@ from opslib.config import load_profile
 from opslib.sandbox import control, ecs_scheduler, seed_aws, synthetic
 from opslib.sandbox.core import Faults, SandboxConfig
 
+from test_actions_env import act_pg  # noqa: F401  (fixture: a scratch PostgreSQL database)
+
 OTHER = Path(__file__).resolve().parent / "profiles" / "other-pipeline.yaml"
 NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
 
@@ -60,3 +62,37 @@ def test_api_down_outage_is_the_ingest_role_whatever_its_name():
 def test_load_balancer_names_come_from_the_profiles_dns_names():
     assert seed_aws.alb_name("edge-lb.eu-west-1.elb.amazonaws.com") == "edge-lb"
     assert seed_aws.alb_name("prod-alb-1234567890.us-east-1.elb.amazonaws.com") == "prod-alb"
+
+
+def test_database_events_table_follows_the_profile_too(act_pg, tmp_path):
+    """PostgreSQL (a scratch database): the profile's schema-qualified events table with its mapped columns,
+    seeded from the warehouse, and the volume-drop helper deleting from it."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from opslib.sandbox import sql
+    base = load_profile(OTHER)
+    db = base.databases.database.model_copy(update={"events_table": "ops.clicks",
+                                                    "columns": {"event_id": "click_id", "event_timestamp": "at",
+                                                                "event_type": "what"}})
+    profile = base.model_copy(update={"databases": base.databases.model_copy(update={"database": db})})
+    config = SandboxConfig(dir=tmp_path, seed=1, now=NOW, events=5_000, database_url=act_pg)
+    sb = SimpleNamespace(profile=profile, config=config, now=config.now, warehouse_path=tmp_path / "w.duckdb", pg=None)
+    sql.start_database(sb)
+    try:
+        sql.seed(sb)
+        hour = sql.volume_drop(sb, hours_ago=3, keep_fraction=0.1)
+        with sb.pg.engine.connect() as conn:
+            cols = conn.execute(sa.text("SELECT column_name FROM information_schema.columns WHERE table_schema = 'ops' "
+                                        "AND table_name = 'clicks' ORDER BY ordinal_position")).scalars().all()
+            total = conn.execute(sa.text("SELECT count(*) FROM ops.clicks")).scalar()
+            dropped = conn.execute(sa.text("SELECT count(*) FROM ops.clicks WHERE at >= :h AND at < :e"),
+                                   {"h": hour, "e": hour + timedelta(hours=1)}).scalar()
+            before = conn.execute(sa.text("SELECT count(*) FROM ops.clicks WHERE at >= :h AND at < :e"),
+                                  {"h": hour - timedelta(hours=1), "e": hour}).scalar()
+            public = conn.execute(sa.text("SELECT to_regclass('public.events')")).scalar()
+    finally:
+        sql.stop_database(sb)
+    assert cols == ["click_id", "what", "at"] and public is None
+    assert total > 0 and before > 0 and dropped < before * 0.3
