@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ..aws import checkpoints
 from ..errors import ParameterError
 from . import kinds
 from ._cli import aws
@@ -112,48 +113,79 @@ def plan_stream_encryption(ops: "Ops", *, stream: str | None = None, region: str
 
 
 # -- checkpoint skip -------------------------------------------------------------------------------
+def _layout(ops: "Ops") -> str:
+    return ops.profile.kinesis.checkpoint_layout
+
+
+def _change_layout(change: Change) -> str:
+    """The checkpoint layout a change was planned for (records from before layouts: by their key)."""
+    return change.meta.get("layout") or ("kcl" if checkpoints.LAYOUTS["kcl"].key in change.params["Key"] else "seed")
+
+
 def _read_checkpoint(ops: "Ops", change: Change) -> str | None:
-    item = ops.client("dynamodb", change.region).get_item(
-        TableName=change.params["TableName"], Key=change.params["Key"], ConsistentRead=True).get("Item")
-    return item["SequenceNumber"]["S"] if item and "SequenceNumber" in item else None
+    found = checkpoints.read_one(ops.client("dynamodb", change.region), change.params["TableName"],
+                                 _change_layout(change), next(iter(change.params["Key"].values()))["S"])
+    return found.sequence_number if found else None
+
+
+def _execute_checkpoint(ops: "Ops", change: Change) -> None:
+    checkpoints.write(ops.client("dynamodb", change.region), change.params)
 
 
 def _checkpoint_change(ops: "Ops", table: str, shard_id: str, current: str | None, new: str, region: str,
-                       undo: Change | None = None) -> Change:
+                       undo: Change | None = None, *, layout: str = "seed", seen_counter: int | None = None) -> Change:
     reg = ops.region(region)
-    key = {"ShardId": {"S": shard_id}}
-    values = {":seq": {"S": new}}
+    params = checkpoints.update(table, layout, shard_id, new, seen_counter=seen_counter)
+    cli = aws("dynamodb", "update-item", reg, table_name=table, key=params["Key"],
+              update_expression=params["UpdateExpression"],
+              **({"condition_expression": params["ConditionExpression"]} if "ConditionExpression" in params else {}),
+              expression_attribute_values=params["ExpressionAttributeValues"])
+    note = "records between the old and new sequence numbers are skipped by the consumer"
+    if seen_counter is not None:
+        note += (f"; only while the lease's counter is still {seen_counter} (a worker renewing the lease makes "
+                 f"this fail: stop the consumer or let the lease expire first), and the worker holding it "
+                 f"restarts from the new checkpoint")
     return Change(kind="dynamodb.checkpoint", resource=f"checkpoint {table}[{shard_id}] ({reg})",
-                  attribute="SequenceNumber", current=current, new=new, service="dynamodb", operation="update_item",
-                  params={"TableName": table, "Key": key, "UpdateExpression": "SET SequenceNumber = :seq",
-                          "ExpressionAttributeValues": values},
-                  cli=aws("dynamodb", "update-item", reg, table_name=table, key=key,
-                          update_expression="SET SequenceNumber = :seq", expression_attribute_values=values),
-                  target=shard_id, region=region, undo=undo,
-                  note="records between the old and new sequence numbers are skipped by the consumer")
+                  attribute=checkpoints.layout(layout).sequence, current=current, new=new, service="dynamodb",
+                  operation="update_item", params=params, cli=cli, target=shard_id, region=region, undo=undo,
+                  note=note, meta={"layout": layout})
 
 
 def read_checkpoint(ops: "Ops", shard_id: str, *, table: str | None = None, region: str = "primary") -> str | None:
     """A shard's checkpointed sequence number (None when the shard has no checkpoint)."""
     table = table or ops.profile.dynamodb.checkpoint_table
-    return _read_checkpoint(ops, _checkpoint_change(ops, table, shard_id, None, "0", region))
+    found = checkpoints.read_one(ops.client("dynamodb", region), table, _layout(ops), shard_id)
+    return found.sequence_number if found else None
 
 
 def plan_checkpoint_skip(ops: "Ops", shard_id: str, sequence_number: str, *, table: str | None = None,
                          region: str = "primary") -> Plan:
-    """Move a shard's checkpoint to ``sequence_number`` (skip poison records); the undo restores the old one."""
+    """Move a shard's checkpoint to ``sequence_number`` (skip poison records); the undo restores the old one.
+
+    In a KCL lease table both are conditional on the lease counter they expect (read now for the skip,
+    the skip's own for the undo): a lease that moved in between fails the change with "re-plan"."""
     table = table or ops.profile.dynamodb.checkpoint_table
+    layout = _layout(ops)
     if not str(sequence_number).isdigit():
         raise ParameterError("sequence_number", sequence_number, "a Kinesis sequence number (digits only)")
-    probe = _checkpoint_change(ops, table, shard_id, None, str(sequence_number), region)
-    current = _read_checkpoint(ops, probe)
-    if current is None:
+    found = checkpoints.read_one(ops.client("dynamodb", region), table, layout, shard_id)
+    if found is None or found.sequence_number is None:
         raise ParameterError("shard_id", shard_id, f"a shard with a checkpoint in {table}")
-    undo = _checkpoint_change(ops, table, shard_id, str(sequence_number), current, region)
+    current, seen = found.sequence_number, found.counter
+    if layout == "kcl" and seen is None:
+        raise ParameterError("shard_id", shard_id, f"a lease with a leaseCounter in {table} (KCL layout)")
+    after = seen + 1 if seen is not None else None
+    undo = _checkpoint_change(ops, table, shard_id, str(sequence_number), current, region, layout=layout,
+                              seen_counter=after)
+    notes = []
+    if layout == "kcl":
+        notes.append(f"{table} is a KCL lease table: {shard_id} is leased by {found.owner or 'nobody'} "
+                     f"(leaseCounter {seen}); the skip applies only if no worker renews the lease first")
     return Plan(f"skip {shard_id} checkpoint to {sequence_number}",
-                [_checkpoint_change(ops, table, shard_id, current, str(sequence_number), region, undo)], ops)
+                [_checkpoint_change(ops, table, shard_id, current, str(sequence_number), region, undo,
+                                    layout=layout, seen_counter=seen)], ops, notes)
 
 
 kinds.register("kinesis.shard_count", read=_read_shards, execute=_execute_shards)
 kinds.register("kinesis.encryption", read=_read_encryption)
-kinds.register("dynamodb.checkpoint", read=_read_checkpoint)
+kinds.register("dynamodb.checkpoint", read=_read_checkpoint, execute=_execute_checkpoint)

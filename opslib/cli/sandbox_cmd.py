@@ -30,10 +30,13 @@ def sandbox() -> None:
 @click.option("--now", help="frozen clock, ISO time (default: the current UTC hour)")
 @click.option("--events", type=int, default=DEFAULT_EVENTS, show_default=True,
               help="warehouse size in events (up to 100,000,000 for benchmarks)")
-def up(seed: int, now: str | None, events: int) -> None:
+@click.option("--profile", "profile", default="sandbox", show_default=True,
+              help="the profile whose resources are seeded: a name of parameters/ or a path to a YAML file")
+def up(seed: int, now: str | None, events: int, profile: str) -> None:
     """Start the sandbox in the background (or show the running one)."""
-    state = control.up(seed=seed, now=_parse_now(now), events=events)
-    click.echo(f"sandbox up: AWS {state.aws_endpoint}  health {state.health_url}  now {state.now}  seed {state.seed}")
+    state = control.up(seed=seed, now=_parse_now(now), events=events, profile=profile)
+    click.echo(f"sandbox up: AWS {state.aws_endpoint}  health {state.health_url}  now {state.now}  seed {state.seed}"
+               f"  profile {state.profile}")
 
 
 @sandbox.command()

@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .. import health_checks as http
+from ..aws import checkpoints as checkpoint_reads
 from ..aws import ecs as ecs_reads
 from ..errors import QueryError
 from ..performance import REQUIRED
@@ -112,17 +113,18 @@ def health_checks(ops: Any, services: Iterable[str] | None = None, *, timeout: f
 
 
 def checkpoints(ops: Any, *, now: datetime, table: str | None = None) -> pd.DataFrame:
-    """The consumer's checkpoint per shard (DynamoDB) and how long ago it was written."""
+    """The consumer's checkpoint per shard (DynamoDB, in the profile's ``kinesis.checkpoint_layout``) and how
+    long ago it was written (None where the layout records no time: a KCL lease table)."""
     table = table or ops.profile.dynamodb.checkpoint_table
+    frame = checkpoint_reads.read_all(ops.client("dynamodb"), table, ops.profile.kinesis.checkpoint_layout)
     rows = []
-    for page in ops.client("dynamodb").get_paginator("scan").paginate(TableName=table):
-        for item in page["Items"]:
-            at = _utc(item["CheckpointedAt"]["S"]) if "CheckpointedAt" in item else None
-            rows.append({"shard": item["ShardId"]["S"], "sequence_number": item.get("SequenceNumber", {}).get("S"),
-                         "checkpointed_at": at, "age_seconds": (now - at).total_seconds() if at else None,
-                         "lease_owner": item.get("LeaseOwner", {}).get("S")})
-    return pd.DataFrame(rows, columns=["shard", "sequence_number", "checkpointed_at", "age_seconds", "lease_owner"]
-                        ).sort_values("shard", ignore_index=True)
+    for r in frame.itertuples():
+        at = _utc(r.checkpointed_at) if r.checkpointed_at else None
+        rows.append({"shard": r.shard_id, "sequence_number": r.sequence_number, "checkpointed_at": at,
+                     "age_seconds": (now - at).total_seconds() if at else None, "lease_owner": r.owner,
+                     "lease_counter": None if pd.isna(r.counter) else int(r.counter)})
+    return pd.DataFrame(rows, columns=["shard", "sequence_number", "checkpointed_at", "age_seconds", "lease_owner",
+                                       "lease_counter"]).sort_values("shard", ignore_index=True)
 
 
 # -- logs -----------------------------------------------------------------------------------------------
@@ -221,9 +223,9 @@ def scan_poison(ops: Any, checkpoint_frame: pd.DataFrame, *, stream: str | None 
               for s in page["Shards"]]
     for shard in shards:
         seq = positions.get(shard)
-        kwargs = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": seq} if seq
-                  else {"ShardIteratorType": "TRIM_HORIZON"})
-        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kwargs)["ShardIterator"]
+        kwargs = checkpoint_reads.iterator_args(seq if isinstance(seq, str) else None)
+        it = (kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kwargs)["ShardIterator"]
+              if kwargs is not None else None)     # SHARD_END: a closed shard, fully processed
         read, valid_since_bad, last_bad, valid_before_last = 0, 0, None, 0
         for _ in range(max_calls):
             if not it or read >= max_records:

@@ -252,11 +252,18 @@ def stream_backup_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, checkpo
                    f"(page above {lag_threshold_s:g} s, target < {target_s:g} s), "
                    f"{'rising' if rising else 'not rising'} over the last {recent_minutes} min",
                    {"lag_seconds": now_lag, "rising": rising, "rule": rule.state})]
-    oldest = float(checkpoints["age_seconds"].max()) if len(checkpoints) else None
-    out.append(Symptom("stream-backup", "Processing delays", oldest is not None and oldest > lag_threshold_s,
-                       f"oldest shard checkpoint written {oldest if oldest is None else round(oldest)} s ago "
-                       f"({len(checkpoints)} shards; delayed above {lag_threshold_s:g} s)",
-                       {"oldest_checkpoint_seconds": oldest}))
+    ages = pd.to_numeric(checkpoints["age_seconds"], errors="coerce").dropna() if len(checkpoints) else []
+    oldest = float(ages.max()) if len(ages) else None
+    if oldest is None and len(checkpoints):      # a KCL lease table records no checkpoint time
+        out.append(Symptom("stream-backup", "Processing delays", None,
+                           f"not measurable from the checkpoint table: its {len(checkpoints)} checkpoints carry no "
+                           f"time (a KCL lease table); the consumer lag above measures the delay",
+                           {"oldest_checkpoint_seconds": None}))
+    else:
+        out.append(Symptom("stream-backup", "Processing delays", oldest is not None and oldest > lag_threshold_s,
+                           f"oldest shard checkpoint written {oldest if oldest is None else round(oldest)} s ago "
+                           f"({len(checkpoints)} shards; delayed above {lag_threshold_s:g} s)",
+                           {"oldest_checkpoint_seconds": oldest}))
     if not processors:
         out.append(Symptom("stream-backup", "Memory pressure on consumers", None, missing_role(PROCESSOR_ROLE)))
         return out

@@ -83,10 +83,13 @@ def ordinary_events(profile: Any, seed: int, now: datetime, account_id: str,
     keys = {actor: _access_key(rng, "ASIA" if _ACTORS[actor][1] == "AssumedRole" else "AKIA")
             for actor in _ACTORS}
     keys["console"] = keys["oncall"]
+    tasks = {actor: f"{svc.name}-task" for actor, role in (("processor", "process"), ("api", "ingest"))
+             if (svc := profile.service_for(role)) is not None}
     events = []
     for _ in range(count):
         _, actor, source, name, resources = rng.choices(catalog, weights)[0]
         username, kind, ip, agent = _ACTORS[actor]
+        username = tasks.get(actor, username)
         when = now - timedelta(seconds=rng.randrange(1, 24 * 3600))
         spec: dict[str, Any] = {
             "EventName": name, "EventSource": source, "EventTime": when, "Username": username,

@@ -45,14 +45,26 @@ def running(directory: Path | None = None) -> SandboxState | None:
 
 
 def up(directory: Path | None = None, *, seed: int = DEFAULT_SEED, now: datetime | None = None,
-       events: int = DEFAULT_EVENTS, profile: str = "sandbox", timeout: float | None = None) -> SandboxState:
+       events: int = DEFAULT_EVENTS, profile: "str | os.PathLike" = "sandbox",
+       timeout: float | None = None) -> SandboxState:
     """Start the sandbox in the background (or return the running one) and wait until it is ready
-    (by default 5 minutes plus 1 s per 100,000 events: 100 million take many minutes to build)."""
+    (by default 5 minutes plus 1 s per 100,000 events: 100 million take many minutes to build).
+
+    ``profile`` (a name of parameters/ or a path to a profile file) names what is seeded: regions,
+    resources, the services' roles, the checkpoint layout, the warehouse's events table. A running
+    sandbox of another profile is an error: stop it first."""
+    from ..config import load_profile
     if not 1_000 <= events <= MAX_EVENTS:
         raise ParameterError("events", events, f"an integer from 1000 to {MAX_EVENTS:,}")
+    text = os.fspath(profile)
+    load_profile(text)                      # a bad profile fails here, before anything starts
+    profile = str(Path(text).resolve()) if text.endswith((".yaml", ".yml")) or os.sep in text else text
     directory = Path(directory or default_dir())
     current = running(directory)
     if current:
+        if current.profile != profile:
+            raise SandboxError(f"a sandbox of profile {current.profile!r} is running in {directory}; "
+                               f"`runbook sandbox down` first to start one of {profile!r}")
         return current
     clear_state(directory)
     directory.mkdir(parents=True, exist_ok=True)

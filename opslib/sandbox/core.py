@@ -45,11 +45,16 @@ class SandboxConfig:
     seed: int = DEFAULT_SEED
     now: datetime | None = None
     events: int = DEFAULT_EVENTS
-    profile: str = "sandbox"
+    profile: "str | os.PathLike" = "sandbox"   # a profile name of parameters/ or a path to a profile file
     database_url: str | None = None   # None: the profile's (embedded PostgreSQL unless ANALYTICS_DB_URL is set)
 
     def __post_init__(self) -> None:
         self.dir = Path(self.dir).resolve()
+        text = os.fspath(self.profile)
+        if text.endswith((".yaml", ".yml")) or os.sep in text:
+            self.profile = str(Path(text).resolve())    # the daemon and notebooks may run elsewhere
+        else:
+            self.profile = text
         if self.now is None:
             self.now = default_now()
         elif self.now.tzinfo is None:
@@ -107,6 +112,8 @@ class Sandbox:
         t0 = time.monotonic()
         self.config.dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+        # every request lands in the profile's account (moto's backends are per process: one sandbox a process)
+        os.environ["MOTO_ACCOUNT_ID"] = self.account_id
         moto_gaps.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
@@ -142,7 +149,8 @@ class Sandbox:
             dir=str(self.config.dir), aws_endpoint=self.endpoint, health_url=self.health.url,
             control_url=control_url, warehouse_path=str(self.warehouse_path), database_url=self.database_url,
             now=self.now.isoformat(), seed=self.config.seed, size=self.config.events, pid=pid or os.getpid(),
-            account_id=self.account_id, sns_cert_origin=self.sns_certs.origin if self.sns_certs else "")
+            account_id=self.account_id, sns_cert_origin=self.sns_certs.origin if self.sns_certs else "",
+            profile=self.config.profile)
 
     def write_state(self, control_url: str = "") -> SandboxState:
         st = self.state(control_url)
@@ -192,7 +200,7 @@ class Sandbox:
     def status(self) -> dict:
         return {"endpoint": self.endpoint, "health_url": self.health.url if self.health else None,
                 "now": self.now.isoformat(), "seed": self.config.seed, "events": self.config.events,
-                "faults": sorted(self.faults.active), "warehouse": str(self.warehouse_path),
+                "profile": self.config.profile, "faults": sorted(self.faults.active), "warehouse": str(self.warehouse_path),
                 "database": _redact(self.database_url)}
 
     # -- helpers for seeders, scheduler and faults -----------------------------------------

@@ -9,7 +9,8 @@ service's target group, whose ``describe_target_health`` then reports their stat
 Faults come from ``sb.faults``: a fault's details may declare ``ecs_down``, a list of
 ``(region, cluster, service[, mode])`` ("primary"/"dr" or a region name, ``"*"`` matches any;
 mode ``"crash"``: tasks start then exit with OutOfMemory, ``"capacity"``: running tasks stop and
-none can be placed; ``ecs_down_mode`` in the details sets the mode of 3-tuples). ``api-down``
+none can be placed; ``ecs_down_mode`` in the details sets the mode of 3-tuples; a service
+``role:<role>`` means every ECS service of the profile with that role). ``api-down``
 (crash) and ``region-outage`` (capacity) have built-in defaults (:data:`BUILTIN_ECS_DOWN`).
 Health-check faults (``health_down``, ``unhealthy``; see :mod:`.health`) make targets unhealthy.
 
@@ -49,7 +50,7 @@ STOPPING_STATES = ("DEACTIVATING", "STOPPING", "DEPROVISIONING")
 
 # Faults whose details carry no ``ecs_down`` still act on ECS as the runbook describes them.
 BUILTIN_ECS_DOWN: dict[str, list[tuple[str, str, str, str]]] = {
-    "api-down": [("primary", "{cluster}", "ingestion-api", "crash")],
+    "api-down": [("primary", "{cluster}", "role:ingest", "crash")],
     "region-outage": [("primary", "*", "*", "capacity")],
 }
 MODES = ("crash", "capacity")
@@ -205,8 +206,18 @@ def ecs_outages(sb: Any) -> list[EcsOutage]:
         specs = details.get("ecs_down", builtin)
         mode = details.get("ecs_down_mode", builtin[0][3] if builtin else "crash")
         for spec in specs:
-            outages.append(_outage(sb, name, spec, mode))
+            outages.extend(_outages(sb, name, spec, mode))
     return outages
+
+
+def _outages(sb: Any, fault: str, spec: Any, default_mode: str) -> list[EcsOutage]:
+    """One entry, with a service given as ``role:<role>`` expanded to the profile's services of that role."""
+    one = _outage(sb, fault, spec, default_mode)
+    if not one.service.startswith("role:"):
+        return [one]
+    role = one.service.split(":", 1)[1]
+    return [EcsOutage(one.fault, one.region, one.cluster, s.name, one.mode)
+            for s in sb.profile.services_with_role(role) if s.type == "ecs"]
 
 
 def _outage(sb: Any, fault: str, spec: Any, default_mode: str) -> EcsOutage:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ..alerts import alarm_name
 from ..aws.cloudwatch import metric_frame
 from ..errors import ParameterError
+from ..aws import checkpoints as checkpoint_layouts
 from . import metric_history, seed_aws, sql
 
 
@@ -26,7 +27,10 @@ class Scenario:
 
 
 def _alarm(sb: Any, rule_name: str, reason: str) -> None:
-    name = alarm_name(next(r for r in sb.profile.alerts if r.name == rule_name))
+    rule = next((r for r in sb.profile.alerts if r.name == rule_name), None)
+    if rule is None:            # a profile without that rule has no alarm to set
+        return
+    name = alarm_name(rule)
     cw = sb.client("cloudwatch")
     if cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
         cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
@@ -54,33 +58,60 @@ def _primary_ecs(sb: Any, names: list[str] | None = None) -> list[tuple[str, str
             if s.type == "ecs" and (names is None or s.name in names)]
 
 
+def _role(sb: Any, role: str) -> list[Any]:
+    """The profile's ECS services with ``role`` (faults find services by role, never by a sandbox name);
+    a profile without one makes the fault a ParameterError before anything changes."""
+    found = [s for s in sb.profile.services_with_role(role) if s.type == "ecs"]
+    if not found:
+        raise ParameterError("scenario", role, f"a profile with an ECS service of role {role!r}")
+    return found
+
+
+def _service_dims(sb: Any, metric_key: str, service: str) -> dict[str, str] | None:
+    """The metric's dimensions for one ECS service (the catalog's per-service metrics: ServiceName)."""
+    dims = sb.profile.metrics[metric_key].dimensions
+    if "ServiceName" not in dims:
+        return None
+    return {**dims, "ClusterName": sb.profile.ecs.cluster, "ServiceName": service}
+
+
+def _log_if(sb: Any, svc: Any, messages: list[str], minutes: int) -> None:
+    if svc.log_group and svc.log_group in sb.profile.log_groups:
+        _log(sb, svc.log_group, messages, minutes)
+
+
 def api_down(sb: Any) -> dict:
-    details = {"ecs_down": _primary_ecs(sb, ["ingestion-api"]), "health_down": ["ingestion-api"],
+    ingest = _role(sb, "ingest")
+    names = [s.name for s in ingest]
+    details = {"ecs_down": _primary_ecs(sb, names), "health_down": names,
                "reason": "OutOfMemoryError: Java heap space (exit code 137)"}
     sb.faults.add("api-down", **details)
     requests = _requests_per_minute(sb, 15)
     metric_history.set_values(sb, "health_check_failures", minutes=15, value=1)
     metric_history.set_values(sb, "http_5xx", minutes=15, value=lambda i: requests[min(i, len(requests) - 1)])
     metric_history.set_values(sb, "incoming_records", minutes=15, value=0)
-    metric_history.set_values(sb, "ecs_memory", minutes=60, value=lambda i: min(99.0, 70 + i * 0.6))
+    for svc in ingest:
+        metric_history.set_values(sb, "ecs_memory", minutes=60, value=lambda i: min(99.0, 70 + i * 0.6),
+                                  dimensions=_service_dims(sb, "ecs_memory", svc.name))
+        _log_if(sb, svc, ["ERROR java.lang.OutOfMemoryError: Java heap space",
+                          "ERROR GET /health 503 no healthy upstream",
+                          f"WARN container {svc.name} exited with code 137 (OutOfMemory)"], minutes=15)
     _alarm(sb, "API Down", "Threshold Crossed: 3 datapoints were greater than or equal to the threshold (3.0)")
-    _log(sb, "/ecs/ingestion-api", ["ERROR java.lang.OutOfMemoryError: Java heap space",
-                                     "ERROR GET /health 503 no healthy upstream",
-                                     "WARN container ingestion-api exited with code 137 (OutOfMemory)"], minutes=15)
     sb.scheduler.settle()
-    return {"service": "ingestion-api", "since_minutes": 15}
+    return {"service": names[0], "services": names, "since_minutes": 15}
 
 
 def high_error_rate(sb: Any) -> dict:
     requests = _requests_per_minute(sb, 20)
     metric_history.set_values(sb, "http_5xx", minutes=20, value=lambda i: round(requests[min(i, len(requests) - 1)] * 0.08))
     metric_history.set_values(sb, "http_4xx", minutes=20, value=lambda i: round(requests[min(i, len(requests) - 1)] * 0.04))
+    ingest = _role(sb, "ingest")[0]
     rows = sql.error_burst(sb, minutes=20)
-    _log(sb, "/ecs/ingestion-api", ["ERROR DatabaseConnectionError: could not connect to prod-analytics-db",
-                                     "ERROR ValidationError: missing field event_type",
-                                     "INFO POST /v1/events 202 41ms",
-                                     "ERROR TimeoutError: Kinesis PutRecords timed out after 2000ms"], minutes=20)
-    revision = _deploy_new_revision(sb, "ingestion-api")
+    _log_if(sb, ingest, [f"ERROR DatabaseConnectionError: could not connect to {sb.profile.rds.instance}",
+                         "ERROR ValidationError: missing field event_type",
+                         "INFO POST /v1/events 202 41ms",
+                         "ERROR TimeoutError: Kinesis PutRecords timed out after 2000ms"], minutes=20)
+    revision = _deploy_new_revision(sb, ingest.name)
     sb.faults.add("high-error-rate", error_rate=0.08, deployed=revision)
     return {"error_rate": 0.08, "since_minutes": 20, "error_logs_rows": rows, "recent_deployment": revision}
 
@@ -110,33 +141,42 @@ def _backdate_deployment(sb: Any, service: str, td_arn: str, when: datetime) -> 
 
 def stream_backup(sb: Any) -> dict:
     minutes = 45
+    process = _role(sb, "process")
     metric_history.set_values(sb, "iterator_age_ms", minutes=minutes, value=lambda i: 1_000 + i * 20_000)
-    metric_history.set_values(sb, "ecs_memory", minutes=minutes, value=lambda i: 70 + i * 0.5,
-                              dimensions={"ClusterName": sb.profile.ecs.cluster, "ServiceName": "stream-processor"})
+    for svc in process:
+        metric_history.set_values(sb, "ecs_memory", minutes=minutes, value=lambda i: 70 + i * 0.5,
+                                  dimensions=_service_dims(sb, "ecs_memory", svc.name)
+                                  or {"ClusterName": sb.profile.ecs.cluster, "ServiceName": svc.name})
+        _log_if(sb, svc, ["WARN falling behind: MillisBehindLatest={}".format(600_000),
+                          "WARN GC pause 2300ms, heap 94%",
+                          "INFO processed batch size=1000"], minutes=minutes)
     _alarm(sb, "Stream Backup", "Threshold Crossed: GetRecords.IteratorAgeMilliseconds > 300000")
-    _stale_checkpoints(sb, minutes)
-    _log(sb, "/ecs/stream-processor", ["WARN falling behind: MillisBehindLatest={}".format(600_000),
-                                        "WARN GC pause 2300ms, heap 94%",
-                                        "INFO processed batch size=1000"], minutes=minutes)
+    stale = _stale_checkpoints(sb, minutes)
     sb.faults.add("stream-backup", lag_minutes=minutes)
-    return {"lag_ms": 1_000 + (minutes - 1) * 20_000, "since_minutes": minutes}
+    return {"lag_ms": 1_000 + (minutes - 1) * 20_000, "since_minutes": minutes, "stale_checkpoints": stale}
 
 
-def _stale_checkpoints(sb: Any, minutes: int) -> None:
+def _stale_checkpoints(sb: Any, minutes: int) -> int:
+    """Date every checkpoint ``minutes`` back where the layout records a time (seed: CheckpointedAt); a KCL
+    lease table records none, so there it stays as it is. The number of checkpoints changed."""
+    lay = checkpoint_layouts.layout(sb.profile.kinesis.checkpoint_layout)
+    if lay.written_at is None:
+        return 0
     ddb = sb.client("dynamodb")
     table = sb.profile.dynamodb.checkpoint_table
     stale = (sb.now - timedelta(minutes=minutes)).isoformat()
-    for item in ddb.scan(TableName=table)["Items"]:
-        ddb.update_item(TableName=table, Key={"ShardId": item["ShardId"]},
-                        UpdateExpression="SET CheckpointedAt = :t", ExpressionAttributeValues={":t": {"S": stale}})
+    items = ddb.scan(TableName=table)["Items"]
+    for item in items:
+        ddb.update_item(TableName=table, Key={lay.key: item[lay.key]},
+                        UpdateExpression=f"SET {lay.written_at} = :t", ExpressionAttributeValues={":t": {"S": stale}})
+    return len(items)
 
 
 def poison_messages(sb: Any) -> dict:
     kinesis = sb.client("kinesis")
     stream = sb.profile.kinesis.stream
     shard = "shardId-000000000000"
-    ddb = sb.client("dynamodb")
-    table = sb.profile.dynamodb.checkpoint_table
+    process = _role(sb, "process")
     bad = [b"{not json", json.dumps({"event_id": None, "user_id": "user-00001"}).encode(), b"\xff\xfe\x00garbage"]
     sequences = []
     for data in bad:
@@ -149,9 +189,11 @@ def poison_messages(sb: Any) -> dict:
         kinesis.put_record(StreamName=stream, Data=data, PartitionKey="after-poison", ExplicitHashKey="0")
     metric_history.set_values(sb, "iterator_age_ms", minutes=20, value=lambda i: 5_000 + i * 18_000)
     _alarm(sb, "Stream Backup", "Threshold Crossed: GetRecords.IteratorAgeMilliseconds > 300000")
-    _log(sb, "/ecs/stream-processor", [f"ERROR failed to parse record {seq} on {shard}: JSONDecodeError; retrying"
-                                       for seq in sequences], minutes=20)
-    checkpoint = ddb.get_item(TableName=table, Key={"ShardId": {"S": shard}})["Item"]["SequenceNumber"]["S"]
+    for svc in process:
+        _log_if(sb, svc, [f"ERROR failed to parse record {seq} on {shard}: JSONDecodeError; retrying"
+                          for seq in sequences], minutes=20)
+    checkpoint = checkpoint_layouts.read_one(sb.client("dynamodb"), sb.profile.dynamodb.checkpoint_table,
+                                             sb.profile.kinesis.checkpoint_layout, shard).sequence_number
     sb.faults.add("poison-messages", shard=shard, sequences=sequences, checkpoint=checkpoint)
     return {"shard": shard, "poison_sequence_numbers": sequences, "stuck_checkpoint": checkpoint}
 
@@ -209,10 +251,13 @@ def leaked_credential(sb: Any) -> dict:
     key = iam.create_access_key(UserName="etl-service")["AccessKey"]
     key_id = key["AccessKeyId"]
     lam = sb.client("lambda")
-    lam.update_function_configuration(FunctionName="real-time-aggregator", Environment={"Variables": {
-        "LOG_LEVEL": "INFO", "AWS_ACCESS_KEY_ID": key_id}})
+    aggregator = next((s.name for s in sb.profile.services if s.type == "lambda" and s.role == "aggregate"),
+                      next((s.name for s in sb.profile.services if s.type == "lambda"), None))
+    if aggregator:
+        lam.update_function_configuration(FunctionName=aggregator, Environment={"Variables": {
+            "LOG_LEVEL": "INFO", "AWS_ACCESS_KEY_ID": key_id}})
     sb.client("s3").put_object(Bucket=sb.profile.s3.lambda_artifacts_bucket, Key="config/etl.env",
-                               Body=f"AWS_ACCESS_KEY_ID={key_id}\nREGION=us-east-1\n".encode())
+                               Body=f"AWS_ACCESS_KEY_ID={key_id}\nREGION={sb.region('primary')}\n".encode())
     events = []
     for minutes, name, source in ((50, "GetCallerIdentity", "sts.amazonaws.com"),
                                   (45, "ListBuckets", "s3.amazonaws.com"),
@@ -247,8 +292,9 @@ def slow_queries(sb: Any) -> dict:
 def connection_exhaustion(sb: Any) -> dict:
     result = sql.connection_exhaustion(sb)
     metric_history.set_values(sb, "db_connections", minutes=30, value=lambda i: 60 + i * 5)
-    _log(sb, "/ecs/ingestion-api", ["ERROR could not obtain connection from pool within 2000ms (pool max 20)",
-                                     "ERROR FATAL: sorry, too many clients already"], minutes=15)
+    for svc in sb.profile.services_with_role("ingest")[:1]:
+        _log_if(sb, svc, ["ERROR could not obtain connection from pool within 2000ms (pool max 20)",
+                          "ERROR FATAL: sorry, too many clients already"], minutes=15)
     sb.faults.add("connection-exhaustion")
     return {"connections": result}
 
@@ -258,13 +304,16 @@ def _utc(dt: datetime) -> datetime:
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("api-down", "ingestion-api tasks crash (OOM) and stay down: health 503, 5xx, no events, API Down alarm",
+    Scenario("api-down", "the ingest service's tasks crash (OOM) and stay down: health 503, 5xx, no events, "
+                         "API Down alarm",
              api_down),
     Scenario("high-error-rate", "8% 5xx for 20 min after a fresh deployment; ERROR logs and error_logs rows",
              high_error_rate),
-    Scenario("stream-backup", "iterator age climbs to ~15 min over 45 min; stale checkpoints; consumer memory pressure",
+    Scenario("stream-backup", "iterator age climbs to ~15 min over 45 min; stale checkpoints (seed layout); "
+                              "memory pressure on the process service",
              stream_backup),
-    Scenario("poison-messages", "malformed records on shardId-000000000000 block its consumer; parse errors in logs",
+    Scenario("poison-messages", "malformed records on shardId-000000000000 block the process service; parse errors "
+                                "in its logs",
              poison_messages),
     Scenario("volume-drop", "90% of the events of the hour 3 h ago are missing; dropped-events metric spikes then",
              volume_drop),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,12 +171,13 @@ def _dr_series(profile: Profile, seed: int, now: datetime, times: list) -> list[
     rng = _rng(seed, now, "dr")
     n = len(times)
     stream = {"StreamName": profile.kinesis.dr_stream}
+    dr_alb = re.sub(r"-\d+$", "", profile.dns.dr_alb_dns.split(".", 1)[0])
     return [
         Series("dr:incoming_records", "dr", "AWS/Kinesis", "IncomingRecords", stream, "Count", times,
                np.round(500 * (1 + rng.normal(0, 0.05, n))).tolist()),
         Series("dr:iterator_age_ms", "dr", "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream,
                "Milliseconds", times, np.round(rng.uniform(200, 1000, n)).tolist()),
-        Series("dr:requests", "dr", "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": DR_LOAD_BALANCER},
+        Series("dr:requests", "dr", "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": DR_LOAD_BALANCER.replace("dr-alb", dr_alb)},
                "Count", times, rng.poisson(60, n).astype(float).tolist()),
     ]
 

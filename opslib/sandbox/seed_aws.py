@@ -1,7 +1,9 @@
 """Seed the runbook's AWS resources into the sandbox's moto server, through boto3 over HTTP (the
 same calls an operator's account would have seen), in the primary and the DR region.
 
-Names come from the sandbox profile; data is deterministic from the seed and the sandbox clock.
+Names, regions, roles and the checkpoint table's layout come from the sandbox's profile (any profile:
+services are found by ``role``, never by the runbook's literal names); data is deterministic from the
+seed and the sandbox clock.
 """
 from __future__ import annotations
 
@@ -13,13 +15,36 @@ import zipfile
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..aws import checkpoints as checkpoint_layouts
 from . import synthetic_records
 
-ALB_ZONE_ID = {"us-east-1": "Z35SXDOTRQ7X7K", "us-west-2": "Z1H1FL5HABSF5"}
-INGESTION_REVISIONS = 24         # the runbook deploys ingestion-api:25 and rolls back to :24
-LAMBDA_VERSIONS = 14             # the runbook shifts event-validator's alias from 14 to 15
-ECS_DESIRED = {"ingestion-api": 6, "stream-processor": 4, "data-api": 3}
+ALB_ZONE_ID = {"us-east-1": "Z35SXDOTRQ7X7K", "us-west-2": "Z1H1FL5HABSF5", "eu-west-1": "Z32O12XQLNTSW2",
+               "eu-central-1": "Z215JYRZR1TBD5"}
+INGESTION_REVISIONS = 24         # the runbook deploys ingestion-api:25 and rolls back to :24 (the ingest role)
+LAMBDA_VERSIONS = 14             # the runbook shifts event-validator's alias from 14 to 15 (the validate role)
+ECS_DESIRED = {"ingest": 6, "process": 4, "query": 3}     # by role
+AUTOSCALING = {"ingest": (4, 40), "process": (2, 30)}     # by role: min, max tasks
 DR_DESIRED = 1                   # warm standby; the failover scales it up
+
+
+def role_name(sb: Any, role: str, default: str | None = None) -> str | None:
+    """The name of the profile's (first) service with ``role``."""
+    svc = sb.profile.service_for(role)
+    return svc.name if svc else default
+
+
+def alb_name(dns_name: str) -> str:
+    """The load balancer's name from its DNS name (``prod-alb-123.us-east-1.elb...`` -> ``prod-alb``)."""
+    import re
+    return re.sub(r"-\d+$", "", dns_name.split(".", 1)[0])
+
+
+def create_bucket(s3: Any, bucket: str, region: str) -> None:
+    """A bucket in ``region`` (outside us-east-1 S3 wants the location constraint)."""
+    kwargs: dict = {"Bucket": bucket}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
 
 
 def seed(sb: Any) -> None:
@@ -67,7 +92,7 @@ def _cidrs(which: str) -> list[str]:
 
 def _load_balancers(sb: Any, which: str, net: dict) -> None:
     elb = sb.client("elbv2", which)
-    name = "prod-alb" if which == "primary" else "dr-alb"
+    name = alb_name(sb.profile.dns.primary_alb_dns if which == "primary" else sb.profile.dns.dr_alb_dns)
     lb = elb.create_load_balancer(Name=name, Subnets=net["subnets"], SecurityGroups=[net["sg"]],
                                   Scheme="internet-facing", Type="application")["LoadBalancers"][0]
     net["alb_arn"], net["alb_dns"] = lb["LoadBalancerArn"], lb["DNSName"]
@@ -80,17 +105,18 @@ def _load_balancers(sb: Any, which: str, net: dict) -> None:
                                      HealthCheckIntervalSeconds=30, HealthyThresholdCount=3,
                                      UnhealthyThresholdCount=3)["TargetGroups"][0]
         net["target_groups"][svc.name] = tg["TargetGroupArn"]
-    ingestion_tg = net["target_groups"].get("ingestion-api")
+    ingestion_tg = net["target_groups"].get(role_name(sb, "ingest", ""))
     if ingestion_tg:
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": ingestion_tg}])
 
 
 # -- ECS ---------------------------------------------------------------------------------------------
-def _container(name: str, revision: int, *, debug: bool = False) -> dict:
+def _container(name: str, revision: int, *, debug: bool = False, account: str = "123456789012",
+               region: str = "us-east-1", log_group: str | None = None) -> dict:
     return {
         "name": name,
-        "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:1.{revision}.0",
+        "image": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}:1.{revision}.0",
         "cpu": 512, "memory": 1024, "essential": True,
         "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
         "environment": [{"name": "LOG_LEVEL", "value": "DEBUG" if debug else "INFO"},
@@ -101,18 +127,20 @@ def _container(name: str, revision: int, *, debug: bool = False) -> dict:
         "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"],
                         "interval": 30, "timeout": 5, "retries": 3},
         "logConfiguration": {"logDriver": "awslogs",
-                             "options": {"awslogs-group": f"/ecs/{name}", "awslogs-region": "us-east-1",
+                             "options": {"awslogs-group": log_group or f"/ecs/{name}", "awslogs-region": region,
                                          "awslogs-stream-prefix": "ecs"}},
     }
 
 
-def _register(ecs: Any, family: str, revisions: int, *, container: str | None = None, debug: bool = False) -> list[str]:
+def _register(ecs: Any, family: str, revisions: int, *, container: str | None = None, debug: bool = False,
+              account: str = "123456789012", region: str = "us-east-1", log_group: str | None = None) -> list[str]:
     arns = []
     for rev in range(1, revisions + 1):
         arns.append(ecs.register_task_definition(
             family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
-            executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-            containerDefinitions=[_container(container or family, rev, debug=debug)])["taskDefinition"]["taskDefinitionArn"])
+            executionRoleArn=f"arn:aws:iam::{account}:role/ecsTaskExecutionRole",
+            containerDefinitions=[_container(container or family, rev, debug=debug, account=account, region=region,
+                                             log_group=log_group)])["taskDefinition"]["taskDefinitionArn"])
     return arns
 
 
@@ -123,11 +151,12 @@ def _ecs(sb: Any, which: str, net: dict) -> None:
     for svc in sb.profile.services:
         if svc.type != "ecs":
             continue
-        revisions = INGESTION_REVISIONS if svc.name == "ingestion-api" else 3
-        arns = _register(ecs, svc.name, revisions)
+        revisions = INGESTION_REVISIONS if svc.role == "ingest" else 3
+        where = {"account": sb.account_id, "region": sb.region(which), "log_group": svc.log_group}
+        arns = _register(ecs, svc.name, revisions, **where)
         if which == "primary":   # LOG_LEVEL=DEBUG variant for "enable debug logging" (High Error Rate step 4)
-            _register(ecs, f"{svc.name}-debug", 1, container=svc.name, debug=True)
-        desired = ECS_DESIRED.get(svc.name, 2) if which == "primary" else DR_DESIRED
+            _register(ecs, f"{svc.name}-debug", 1, container=svc.name, debug=True, **where)
+        desired = ECS_DESIRED.get(svc.role, 2) if which == "primary" else DR_DESIRED
         kwargs: dict = {}
         tg = net["target_groups"].get(svc.name)
         if tg:
@@ -142,7 +171,10 @@ def _ecs(sb: Any, which: str, net: dict) -> None:
             **kwargs)
     if which == "primary":
         aas = sb.client("application-autoscaling", which)
-        for name, (low, high) in {"ingestion-api": (4, 40), "stream-processor": (2, 30)}.items():
+        for svc in sb.profile.services:
+            if svc.type != "ecs" or svc.role not in AUTOSCALING:
+                continue
+            name, (low, high) = svc.name, AUTOSCALING[svc.role]
             resource = f"service/{cluster}/{name}"
             aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=resource,
                                          ScalableDimension="ecs:service:DesiredCount", MinCapacity=low, MaxCapacity=high)
@@ -183,15 +215,19 @@ def _kinesis(sb: Any, which: str, rng: random.Random) -> dict[str, str]:
 
 
 def _dynamodb(sb: Any, rng: random.Random, checkpoints: dict[str, str]) -> None:
+    """The consumer's checkpoint table in the profile's layout (a KCL lease table when ``kcl``: one lease per
+    shard held by one of the consumer's workers), and the real-time events table with its backups."""
     ddb = sb.client("dynamodb")
     table = sb.profile.dynamodb.checkpoint_table
-    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "ShardId", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "ShardId", "KeyType": "HASH"}])
-    checkpoint_time = (sb.now - timedelta(seconds=2)).isoformat()
-    items = [{"PutRequest": {"Item": {"ShardId": {"S": shard}, "SequenceNumber": {"S": seq},
-                                      "LeaseOwner": {"S": "stream-processor"}, "CheckpointedAt": {"S": checkpoint_time}}}}
-             for shard, seq in sorted(checkpoints.items())]
+    layout = sb.profile.kinesis.checkpoint_layout
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **checkpoint_layouts.table_schema(layout))
+    checkpoint_time = sb.now - timedelta(seconds=2)
+    consumer = role_name(sb, "process", sb.profile.kinesis.consumer)
+    workers = [f"{consumer}-worker-{i}" for i in range(ECS_DESIRED["process"])]
+    items = [{"PutRequest": {"Item": checkpoint_layouts.item(
+                layout, shard, seq, owner=workers[i % len(workers)] if layout == "kcl" else consumer,
+                counter=rng.randrange(100, 5000) if layout == "kcl" else 1, checkpointed_at=checkpoint_time)}}
+             for i, (shard, seq) in enumerate(sorted(checkpoints.items()))]
     for i in range(0, len(items), 25):                      # BatchWriteItem takes 25 at most
         ddb.batch_write_item(RequestItems={table: items[i:i + 25]})
     events = sb.profile.dynamodb.events_table
@@ -227,7 +263,7 @@ def _lambda(sb: Any, role_arn: str) -> None:
     for svc in sb.profile.services:
         if svc.type != "lambda":
             continue
-        versions = LAMBDA_VERSIONS if svc.name == "event-validator" else 6
+        versions = LAMBDA_VERSIONS if svc.role == "validate" else 6
         lam.create_function(FunctionName=svc.name, Runtime="python3.12", Role=role_arn, Handler="handler.main",
                             Code={"ZipFile": _zip("def main(event, context):\n    return {'version': 1}\n")},
                             Timeout=30, MemorySize=512, Environment={"Variables": {"LOG_LEVEL": "INFO"}})
@@ -238,9 +274,10 @@ def _lambda(sb: Any, role_arn: str) -> None:
             lam.publish_version(FunctionName=svc.name, Description=f"v1.{v}.0")
         lam.create_alias(FunctionName=svc.name, Name=svc.alias or "production", FunctionVersion=str(versions))
     s3 = sb.client("s3")
+    validator = role_name(sb, "validate", "event-validator")
     for version in ("1.1.0", "1.2.0"):
-        s3.put_object(Bucket=sb.profile.s3.lambda_artifacts_bucket, Key=f"event-validator-v{version}.zip",
-                      Body=_zip(f"# event-validator {version}\ndef main(event, context):\n    return True\n"))
+        s3.put_object(Bucket=sb.profile.s3.lambda_artifacts_bucket, Key=f"{validator}-v{version}.zip",
+                      Body=_zip(f"# {validator} {version}\ndef main(event, context):\n    return True\n"))
 
 
 # -- S3 ----------------------------------------------------------------------------------------------
@@ -249,7 +286,7 @@ def _s3(sb: Any, rng: random.Random) -> None:
     b = sb.profile.s3
     for bucket in (b.events_bucket, b.archive_bucket, b.backups_bucket, b.lambda_artifacts_bucket,
                    b.access_logs_bucket, b.cloudtrail_bucket):
-        s3.create_bucket(Bucket=bucket)
+        create_bucket(s3, bucket, sb.region("primary"))
     t = sb.profile.targets.retention
     s3.put_bucket_lifecycle_configuration(Bucket=b.events_bucket, LifecycleConfiguration={"Rules": [{
         "ID": "hot-warm-cold", "Status": "Enabled", "Filter": {"Prefix": "events/"},
@@ -273,7 +310,7 @@ def _s3(sb: Any, rng: random.Random) -> None:
             s3.put_object(Bucket=b.events_bucket, Key=f"events/{d:%Y/%m/%d}/{hour:02d}.json.gz", Body=body)
     for day in range(1, 8):   # last night's backup is the newest: the daily job runs at 01:00
         d = sb.now - timedelta(days=day - 1 if sb.now.hour >= 1 else day)
-        for part in ("analytics-db.dump", "dynamodb-real-time-events.json.gz"):
+        for part in (f"{sb.profile.rds.instance}.dump", f"dynamodb-{sb.profile.dynamodb.events_table}.json.gz"):
             s3.put_object(Bucket=b.backups_bucket, Key=f"daily/{d:%Y/%m/%d}/{part}",
                           Body=f"backup of {part} for {d:%Y-%m-%d}\n".encode() * 20)
     lines = []
@@ -361,14 +398,14 @@ def _waf_cognito(sb: Any) -> None:
 
 
 # -- logs, alarms, certificates, EMR ---------------------------------------------------------------------
-LOG_LINES = {
-    "/ecs/ingestion-api": ["INFO accepted batch of {n} events", "INFO GET /health 200",
+LOG_LINES = {   # by the role of the service writing the log group
+    "ingest": ["INFO accepted batch of {n} events", "INFO GET /health 200",
                            "INFO POST /v1/events 202 {n}ms", "WARN slow downstream put_records {n}ms"],
-    "/ecs/stream-processor": ["INFO processed batch size={n}", "INFO checkpoint shardId-00000000000{s}",
+    "process": ["INFO processed batch size={n}", "INFO checkpoint shardId-00000000000{s}",
                               "INFO GET /health 200"],
-    "/ecs/data-api": ["INFO GET /v1/metrics 200 {n}ms", "INFO GET /health 200"],
-    "/aws/lambda/event-validator": ["INFO validated {n} events", "REPORT Duration: {n} ms"],
-    "/aws/lambda/real-time-aggregator": ["INFO aggregated window count={n}", "REPORT Duration: {n} ms"],
+    "query": ["INFO GET /v1/metrics 200 {n}ms", "INFO GET /health 200"],
+    "validate": ["INFO validated {n} events", "REPORT Duration: {n} ms"],
+    "aggregate": ["INFO aggregated window count={n}", "REPORT Duration: {n} ms"],
 }
 
 
@@ -387,10 +424,11 @@ def log_lines(sb: Any, group: str, lines: list[tuple[datetime, str]], stream: st
 
 def _logs(sb: Any, rng: random.Random) -> None:
     logs = sb.client("logs")
+    roles = {s.log_group: s.role for s in sb.profile.services if s.log_group}
     for group in sb.profile.log_groups:
         logs.create_log_group(logGroupName=group)
         logs.put_retention_policy(logGroupName=group, retentionInDays=30)
-        templates = LOG_LINES.get(group, ["INFO ok"])
+        templates = LOG_LINES.get(roles.get(group), ["INFO ok"])
         lines = []
         for i in range(240):   # the last 2 hours, one line every 30 s
             t = sb.now - timedelta(seconds=30 * (240 - i))
@@ -465,7 +503,7 @@ def serve_certificate(sb: Any, arn: str) -> None:
 
 def _emr(sb: Any) -> None:
     emr = sb.client("emr")
-    emr.run_job_flow(Name="batch-processor", ReleaseLabel="emr-7.1.0", JobFlowRole="EMR_EC2_DefaultRole",
+    emr.run_job_flow(Name=role_name(sb, "batch", "batch-processor"), ReleaseLabel="emr-7.1.0", JobFlowRole="EMR_EC2_DefaultRole",
                      ServiceRole="EMR_DefaultRole", Instances={
                          "InstanceGroups": [{"Name": "master", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge",
                                              "InstanceCount": 1},

@@ -234,8 +234,25 @@ def seed(sb) -> None:
         seed_database(sb)
 
 
+def warehouse_events(sb) -> tuple[str, dict[str, str]]:
+    """The warehouse's events table as the profile names it (quoted, maybe schema-qualified) and its
+    runbook column -> table column map (only the columns the table has)."""
+    w = sb.profile.databases.warehouse
+    return synthetic.quote_table(w.events_table), synthetic.event_columns(w.columns)
+
+
+def _col(sb, name: str) -> str | None:
+    """The warehouse events table's quoted column for runbook column ``name`` (None when it has none)."""
+    col = warehouse_events(sb)[1].get(name)
+    return f'"{col}"' if col else None
+
+
 def seed_warehouse(sb) -> synthetic.WarehouseSummary:
-    summary = synthetic.build_warehouse(sb.warehouse_path, now=sb.now, seed=sb.config.seed, events=sb.config.events)
+    w = sb.profile.databases.warehouse
+    roles = [s.name for s in sb.profile.services if s.role in ("ingest", "process", "query", "validate")]
+    summary = synthetic.build_warehouse(sb.warehouse_path, now=sb.now, seed=sb.config.seed, events=sb.config.events,
+                                        table=w.events_table, columns=w.columns,
+                                        services=tuple(roles) or synthetic.SERVICES)
     log.info("warehouse: %d events in %.2fs", summary.events, summary.seconds)
     return summary
 
@@ -245,17 +262,30 @@ def _hot_rows(sb) -> tuple[list, list, list]:
     HOT_MAX_ROWS), last week of error_logs, all audit_logs."""
     now = naive_utc(sb.now)
     since = now - timedelta(days=HOT_DAYS)
+    table, mapping = warehouse_events(sb)
+    ts, eid = _col(sb, "event_timestamp"), _col(sb, "event_id")
+    # the database's events table has every runbook column: those the warehouse lacks stay NULL
+    picked = ", ".join(_warehouse_column(mapping, c) for c in EVENT_COLUMNS)
     with _warehouse(sb, read_only=True) as con:
-        total = con.execute("SELECT count(*) FROM events WHERE event_timestamp >= ?", [since]).fetchone()[0]
+        total = con.execute(f"SELECT count(*) FROM {table} WHERE {ts} >= ?", [since]).fetchone()[0]
         keep = min(1.0, HOT_MAX_ROWS / total) if total else 1.0
         events = con.execute(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_timestamp >= ? "
-            "AND hash(event_id || ':hot')::DOUBLE / 18446744073709551616.0 < ? ORDER BY event_timestamp",
+            f"SELECT {picked} FROM {table} WHERE {ts} >= ? "
+            f"AND hash({eid} || ':hot')::DOUBLE / 18446744073709551616.0 < ? ORDER BY {ts}",
             [since, keep]).fetchall()
         errors = con.execute(f'SELECT {", ".join(_q(ERROR_COLUMNS))} FROM error_logs WHERE "timestamp" >= ? '
                              'ORDER BY "timestamp"', [since]).fetchall()
         audit = con.execute(f'SELECT {", ".join(_q(AUDIT_COLUMNS))} FROM audit_logs ORDER BY "timestamp"').fetchall()
     return events, errors, audit
+
+
+def _warehouse_column(mapping: dict[str, str], name: str) -> str:
+    """The SELECT expression of runbook column ``name`` from the warehouse: its column, else NULL
+    ('unknown' for event_type, NOT NULL in the database)."""
+    if name in mapping:
+        return f'"{mapping[name]}"'
+    default = "'unknown'" if name == "event_type" else "NULL"
+    return f"{default} AS {name}"
 
 
 def _q(cols: tuple) -> list[str]:
@@ -268,25 +298,57 @@ def _copy(raw, table: str, columns: tuple, rows: list) -> None:
             cp.write_row(row)
 
 
+PG_TYPES = {"event_id": "varchar(64) PRIMARY KEY", "user_id": "varchar(32)", "session_id": "varchar(32)",
+            "event_type": "varchar(32) NOT NULL", "event_timestamp": "timestamp NOT NULL", "received_at": "timestamp",
+            "platform": "varchar(16)", "country": "varchar(2)", "page": "varchar(128)", "revenue": "double precision"}
+
+
+def database_events(sb) -> tuple[str, dict[str, str]]:
+    """The database's events table as the profile names it (quoted, maybe schema-qualified) and its runbook
+    column -> table column map (see :func:`synthetic.event_columns`)."""
+    d = sb.profile.databases.database
+    return synthetic.quote_table(d.events_table), synthetic.event_columns(d.columns)
+
+
+def _database_schema(sb) -> tuple[list[str], list[str]]:
+    """(create statements, index statements) of the database: the runbook's ``events`` as always, or the
+    profile's events table with exactly its mapped columns."""
+    d = sb.profile.databases.database
+    if d.events_table == "events" and not d.columns:
+        return SCHEMA, INDEXES
+    table, mapping = database_events(sb)
+    create = [f"DROP TABLE IF EXISTS {table}, error_logs, audit_logs"]
+    if "." in d.events_table:
+        create.append(f'CREATE SCHEMA IF NOT EXISTS "{d.events_table.rsplit(".", 1)[0]}"')
+    create.append(f"CREATE TABLE {table} ({', '.join(f'{_q((col,))[0]} {PG_TYPES[c]}' for c, col in mapping.items())})")
+    create += SCHEMA[2:]
+    indexes = [f'CREATE INDEX idx_events_{c} ON {table} ("{mapping[c]}")' for c in ("event_timestamp", "platform")
+               if c in mapping] + INDEXES[2:]
+    return create, indexes
+
+
 def seed_database(sb) -> None:
     """(Re)create events (hot window), error_logs and audit_logs in ``analytics``, with indexes and
     statistics; reset pg_stat_statements where it exists."""
     release_connections(sb)
     events, errors, audit = _hot_rows(sb)
+    create, indexes = _database_schema(sb)
+    table, mapping = database_events(sb)
+    keep = [i for i, c in enumerate(EVENT_COLUMNS) if c in mapping]     # the database's own columns only
     engine = _engine(sb)
     try:
         with engine.begin() as conn:
             conn.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
-            for stmt in SCHEMA:
+            for stmt in create:
                 conn.execute(sa.text(stmt))
             raw = conn.connection.driver_connection
-            _copy(raw, "events", EVENT_COLUMNS, events)
+            _copy(raw, table, tuple(mapping.values()), [tuple(row[i] for i in keep) for row in events])
             _copy(raw, "error_logs", ERROR_COLUMNS, errors)
             _copy(raw, "audit_logs", AUDIT_COLUMNS, audit)
-            for stmt in INDEXES:
+            for stmt in indexes:
                 conn.execute(sa.text(stmt))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("ANALYZE events, error_logs, audit_logs"))
+            conn.execute(sa.text(f"ANALYZE {table}, error_logs, audit_logs"))
     except sa.exc.SQLAlchemyError as exc:
         raise SandboxError(f"could not seed the analytics database: {exc}") from exc
     _setup_pg_stat_statements(sb)
@@ -370,12 +432,15 @@ def volume_drop(sb, hours_ago: int = 3, keep_fraction: float = 0.1) -> datetime:
         raise SandboxError(f"volume_drop: need hours_ago >= 1 and 0 <= keep_fraction < 1, got {hours_ago}, {keep_fraction}")
     hour = _hour_floor(naive_utc(sb.now)) - timedelta(hours=hours_ago)
     end = hour + timedelta(hours=1)
+    table, ts, eid = warehouse_events(sb)[0], _col(sb, "event_timestamp"), _col(sb, "event_id")
     with _warehouse(sb) as con:
-        con.execute("DELETE FROM events WHERE event_timestamp >= ? AND event_timestamp < ? "
-                    "AND hash(event_id || ':drop')::DOUBLE / 18446744073709551616.0 >= ?", [hour, end, keep_fraction])
+        con.execute(f"DELETE FROM {table} WHERE {ts} >= ? AND {ts} < ? "
+                    f"AND hash({eid} || ':drop')::DOUBLE / 18446744073709551616.0 >= ?", [hour, end, keep_fraction])
     if getattr(sb, "pg", None) is not None:
-        _execute(sb, "DELETE FROM events WHERE event_timestamp >= :h AND event_timestamp < :e "
-                     "AND mod(abs(hashtext(event_id)::bigint), 10000) >= :k", {"h": hour, "e": end, "k": keep_fraction * 10000})
+        table, m = database_events(sb)
+        _execute(sb, f'DELETE FROM {table} WHERE "{m["event_timestamp"]}" >= :h AND "{m["event_timestamp"]}" < :e '
+                     f'AND mod(abs(hashtext("{m["event_id"]}")::bigint), 10000) >= :k',
+                 {"h": hour, "e": end, "k": keep_fraction * 10000})
     return hour
 
 
@@ -386,14 +451,24 @@ def duplicates(sb, count: int = 25) -> list[str]:
     if count < 1:
         raise SandboxError(f"duplicates: count must be >= 1, got {count}")
     now = naive_utc(sb.now)
+    table, ts, eid, received = (warehouse_events(sb)[0], _col(sb, "event_timestamp"), _col(sb, "event_id"),
+                                _col(sb, "received_at"))
     with _warehouse(sb) as con:
-        con.execute("""CREATE TEMP TABLE dup AS SELECT * FROM events
-                       WHERE event_timestamp >= ? AND event_timestamp < ?
-                       ORDER BY hash(event_id || ':dup:' || ?) LIMIT ?""", [now - timedelta(hours=1), now, str(sb.config.seed), count])
-        con.execute("INSERT INTO events SELECT * REPLACE (least(received_at + INTERVAL 2 SECOND, ?::TIMESTAMP) "
-                    "AS received_at) FROM dup", [now])
-        ids = [r[0] for r in con.execute("SELECT event_id FROM dup ORDER BY event_id").fetchall()]
+        con.execute(f"""CREATE TEMP TABLE dup AS SELECT * FROM {table}
+                       WHERE {ts} >= ? AND {ts} < ?
+                       ORDER BY hash({eid} || ':dup:' || ?) LIMIT ?""", [now - timedelta(hours=1), now, str(sb.config.seed), count])
+        if received:
+            con.execute(f"INSERT INTO {table} SELECT * REPLACE (least({received} + INTERVAL 2 SECOND, ?::TIMESTAMP) "
+                        f"AS {received}) FROM dup", [now])
+        else:
+            con.execute(f"INSERT INTO {table} SELECT * FROM dup")
+        ids = [r[0] for r in con.execute(f"SELECT {eid} FROM dup ORDER BY {eid}").fetchall()]
     return ids
+
+
+def _role_name(sb, role: str) -> str:
+    svc = sb.profile.service_for(role)
+    return svc.name if svc else role
 
 
 BURST_TYPES = (("DatabaseConnectionError", 0.5, 503, "could not acquire a database connection from the pool"),
@@ -403,7 +478,7 @@ BURST_TYPES = (("DatabaseConnectionError", 0.5, 503, "could not acquire a databa
 
 def error_burst(sb, minutes: int = 30, rate: float = 40.0) -> ErrorBurst:
     """Add ``rate`` error_logs rows per minute over the last ``minutes`` minutes (mostly
-    DatabaseConnectionError and TimeoutError from ingestion-api) to the warehouse and the database."""
+    DatabaseConnectionError and TimeoutError from the ingest service) to the warehouse and the database."""
     rows = int(minutes * rate)
     if minutes < 1 or rows < 1:
         raise SandboxError(f"error_burst: need minutes >= 1 and at least one row, got minutes={minutes}, rate={rate}")
@@ -413,7 +488,8 @@ def error_burst(sb, minutes: int = 30, rate: float = 40.0) -> ErrorBurst:
     pick = lambda k: synthetic.pick_sql(u("burst-type"), BURST_TYPES, k)                 # noqa: E731
     sql = f"""CREATE TEMP TABLE burst AS
         SELECT {pick(lambda c: repr(c[0]))} AS error_type, {pick(lambda c: repr(c[3]))} AS message,
-               CASE WHEN {u('burst-svc')} < 0.8 THEN 'ingestion-api' ELSE 'stream-processor' END AS service,
+               CASE WHEN {u('burst-svc')} < 0.8 THEN '{_role_name(sb, "ingest")}'
+                    ELSE '{_role_name(sb, "process")}' END AS service,
                $start::TIMESTAMP + to_microseconds(({u('burst-ts')} * $span)::BIGINT) AS "timestamp",
                printf('req-%016x', {synthetic.hx('i', 'burst-req', sb.config.seed)}) AS request_id,
                {pick(lambda c: str(c[2]))} AS status_code
@@ -518,7 +594,8 @@ def freshness_gap(sb, minutes: int = 90) -> datetime:
         raise SandboxError(f"freshness_gap: minutes must be >= 1, got {minutes}")
     cutoff = naive_utc(sb.now) - timedelta(minutes=minutes)
     with _warehouse(sb) as con:
-        con.execute("DELETE FROM events WHERE event_timestamp >= ?", [cutoff])
+        con.execute(f"DELETE FROM {warehouse_events(sb)[0]} WHERE {_col(sb, 'event_timestamp')} >= ?", [cutoff])
     if getattr(sb, "pg", None) is not None:
-        _execute(sb, "DELETE FROM events WHERE event_timestamp >= :c", {"c": cutoff})
+        table, m = database_events(sb)
+        _execute(sb, f'DELETE FROM {table} WHERE "{m["event_timestamp"]}" >= :c', {"c": cutoff})
     return cutoff

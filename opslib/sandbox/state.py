@@ -36,6 +36,7 @@ class SandboxState:
     pid: int
     account_id: str = "123456789012"
     sns_cert_origin: str = ""        # where the sandbox serves SNS signing certificates (trusted by `runbook serve`)
+    profile: str = "sandbox"          # the profile the sandbox seeded (a name of parameters/ or a file path)
 
     @property
     def now_dt(self) -> datetime:

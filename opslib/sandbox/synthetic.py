@@ -178,13 +178,13 @@ def events_sql(events: int, seed: int, days: int = DAYS) -> str:
     )"""
 
 
-def error_logs_sql(rows: int, seed: int, days: int = DAYS) -> str:
+def error_logs_sql(rows: int, seed: int, days: int = DAYS, services: tuple[str, ...] = SERVICES) -> str:
     u = lambda salt: uniform("i", f"err-{salt}", seed)   # noqa: E731
     H = lambda e, salt: hx(e, salt, seed)                 # noqa: E731
     return f"""
     SELECT {pick_sql(u('type'), HEALTHY_ERRORS)} AS error_type,
            {pick_sql(u('type'), HEALTHY_ERRORS, lambda c: repr(c[3]))} AS message,
-           [{', '.join(repr(s) for s in SERVICES)}][1 + ({H('i', 'err-svc')} % {len(SERVICES)})::INTEGER] AS service,
+           [{', '.join(repr(s) for s in services)}][1 + ({H('i', 'err-svc')} % {len(services)})::INTEGER] AS service,
            hour_start + to_microseconds(({u('ts')} * 3600000000)::BIGINT) AS "timestamp",
            printf('req-%016x', {H('i', 'err-req')}) AS request_id,
            {pick_sql(u('type'), HEALTHY_ERRORS, lambda c: str(c[2]))} AS status_code
@@ -215,10 +215,34 @@ def audit_logs_sql(rows: int, users: int, seed: int, days: int = AUDIT_DAYS) -> 
     )"""
 
 
+EVENT_TYPES_SQL = {"event_id": "VARCHAR", "user_id": "VARCHAR", "session_id": "VARCHAR", "event_type": "VARCHAR",
+                   "event_timestamp": "TIMESTAMP", "received_at": "TIMESTAMP", "platform": "VARCHAR",
+                   "country": "VARCHAR", "page": "VARCHAR", "revenue": "DOUBLE"}
+NOT_NULL = ("event_id", "event_type", "event_timestamp")
+
+
+def quote_table(name: str) -> str:
+    """``schema.table`` or ``table`` as quoted SQL identifiers."""
+    return ".".join(f'"{part}"' for part in name.split("."))
+
+
+def event_columns(columns: "dict[str, str] | None") -> dict[str, str]:
+    """Runbook column -> table column of the events table: every runbook column under its own name when
+    ``columns`` is empty, otherwise exactly the mapped ones (a table with fewer, renamed columns)."""
+    if not columns:
+        return {c: c for c in EVENT_TYPES_SQL}
+    return {c: columns[c] for c in EVENT_TYPES_SQL if c in columns}
+
+
 def build_warehouse(path: str | os.PathLike, *, now: datetime, seed: int, events: int,
-                    days: int = DAYS, threads: int | None = None) -> WarehouseSummary:
+                    days: int = DAYS, threads: int | None = None, table: str = "events",
+                    columns: "dict[str, str] | None" = None,
+                    services: "tuple[str, ...] | None" = None) -> WarehouseSummary:
     """(Re)build the DuckDB warehouse at ``path``: written beside it and renamed over it, so readers
-    never see a half-built file; the connection is closed before returning."""
+    never see a half-built file; the connection is closed before returning.
+
+    ``table`` may be schema-qualified (the schema is created); ``columns`` maps the runbook's column
+    names to the table's (see :func:`event_columns`); ``services`` name the error_logs' services."""
     if events < 0:
         raise SandboxError(f"events must be >= 0, got {events}")
     path = Path(path)
@@ -234,16 +258,20 @@ def build_warehouse(path: str | os.PathLike, *, now: datetime, seed: int, events
         try:
             if threads:
                 con.execute(f"SET threads = {int(threads)}")
-            con.execute("""CREATE TABLE events (event_id VARCHAR NOT NULL, user_id VARCHAR, session_id VARCHAR,
-                event_type VARCHAR NOT NULL, event_timestamp TIMESTAMP NOT NULL, received_at TIMESTAMP,
-                platform VARCHAR, country VARCHAR, page VARCHAR, revenue DOUBLE)""")
+            mapping = event_columns(columns)
+            if "." in table:
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.rsplit(".", 1)[0]}"')
+            defs = ", ".join(f'"{col}" {EVENT_TYPES_SQL[c]}{" NOT NULL" if c in NOT_NULL else ""}'
+                             for c, col in mapping.items())
+            con.execute(f"CREATE TABLE {quote_table(table)} ({defs})")
             # stored in time order, as a warehouse sorted on event_timestamp would: time-window queries skip
             # the row groups outside their window (4-8x faster checks at 100M events)
-            con.execute(f"INSERT INTO events SELECT * FROM ({events_sql(events, seed, days)}) ORDER BY event_timestamp",
-                        params)
+            picked = ", ".join(mapping)
+            con.execute(f"INSERT INTO {quote_table(table)} SELECT {picked} FROM ({events_sql(events, seed, days)}) "
+                        f"ORDER BY event_timestamp", params)
             con.execute("""CREATE TABLE error_logs (error_type VARCHAR NOT NULL, message VARCHAR, service VARCHAR,
                 "timestamp" TIMESTAMP NOT NULL, request_id VARCHAR, status_code INTEGER)""")
-            con.execute("INSERT INTO error_logs " + error_logs_sql(n_err, seed, days), params)
+            con.execute("INSERT INTO error_logs " + error_logs_sql(n_err, seed, days, services or SERVICES), params)
             con.execute("""CREATE TABLE audit_logs (action VARCHAR NOT NULL, user_id VARCHAR, "timestamp" TIMESTAMP NOT NULL,
                 ip_address VARCHAR, details JSON)""")
             con.execute("INSERT INTO audit_logs " + audit_logs_sql(n_aud, user_count(events), seed), params)
