@@ -9,7 +9,6 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from opslib import connect
 from opslib.actions import apply, plan_undo
@@ -20,19 +19,17 @@ from opslib.errors import ActionFailed, ParameterError
 from opslib.incident import diagnostics
 from opslib.sandbox import synthetic_records
 from opslib.sandbox.state import SandboxState
+from test_actions_env import act_moto  # noqa: F401  (fixture: moto in a process of its own)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
 
 
 @pytest.fixture(scope="module")
-def moto_url():
-    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def moto_url(act_moto):
+    """A moto server in a process of its own (``/moto-api/reset`` below must not wipe a sandbox of this one)."""
+    return act_moto
 
 
 @pytest.fixture(params=["seed", "kcl"])
