@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test test-fast venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The inner loop: no kernel, no sandbox, no database server (tests marked slow or sandbox, the latter
+# added automatically for tests using the sandbox fixture, are deselected). Under a minute.
+FAST_MARKERS = not slow and not sandbox and not system_postgres
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "$(FAST_MARKERS)" -q -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	-$(BIN)/runbook sandbox down

@@ -223,7 +223,7 @@ def _restore_database(sb, template: str | None) -> None:
     name = sa.make_url(sb.pg.url).database
     admin = _admin(sb)
     try:
-        if sb.pg.pg_stat_statements:         # forget the old database's statements (its oid goes away)
+        if sql.has_pg_stat_statements(sb.pg.engine):   # forget the old database's statements (its oid goes)
             with sb.pg.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
                                      "WHERE datname = current_database()), 0)")
