@@ -17,6 +17,7 @@ from typing import Callable
 import nbformat
 import papermill
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
@@ -76,13 +77,33 @@ def kernel_config(socket_dir: Path) -> Config:
     return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
 
 
+class FinalSaveEngine(NBClientEngine):
+    """papermill's nbclient engine without its saves at every cell start and end (each one serialises
+    the whole notebook, outputs and figure JSON included: about 40 per runbook, a second of CPU). The
+    output is a private temporary file read once at the end; papermill still writes it when the run
+    starts and, in a ``finally``, when it ends, so a failed cell, a dead kernel or a timeout are saved."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        path, nb_man.output_path = nb_man.output_path, None
+        try:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        finally:
+            nb_man.output_path = path
+
+
+ENGINE = "opslib-final-save"
+papermill_engines.register(ENGINE, FinalSaveEngine)
+
+
 def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: float,
              kernel_name: str) -> tuple[str | None, dict | None]:
     """Run papermill; returns (abnormal status or None, error)."""
     try:
         papermill.execute_notebook(str(info.path), str(output), parameters=parameters, kernel_name=kernel_name,
                                    progress_bar=False, log_output=False, execution_timeout=timeout,
-                                   cwd=str(info.path.parent), config=kernel_config(output.parent))
+                                   cwd=str(info.path.parent), config=kernel_config(output.parent),
+                                   engine_name=ENGINE)
     except PapermillExecutionError as exc:
         return "error", {"ename": exc.ename, "evalue": exc.evalue}
     except DeadKernelError as exc:
