@@ -42,7 +42,7 @@ def main() -> None:
         c0, w0 = cpu(), time.monotonic()
         sb = Sandbox.start(SandboxConfig(dir=Path(tmp), now=NOW, events=args.events))
         print(f"sandbox up: {cpu() - c0:.2f} CPU s, {time.monotonic() - w0:.2f} s; snapshot taken in "
-              f"{sb.snapshot.seconds:.2f} s ({sb.snapshot.bytes / 1e6:.1f} MB of moto state)")
+              f"{sb.snapshot.seconds:.2f} s, {sb.snapshot.cpu_seconds:.2f} CPU s ({sb.snapshot.bytes / 1e6:.1f} MB of moto state)")
         try:
             rows = {"reseed (baseline)": [], "snapshot": []}
             for i in range(args.repeat):
