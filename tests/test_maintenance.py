@@ -304,7 +304,8 @@ def system_db(sandbox, tmp_path_factory):
     admin.dispose()
 
 
-@pytest.fixture(params=["embedded", pytest.param("system", marks=pytest.mark.system_postgres)])
+@pytest.fixture(params=[pytest.param("embedded", marks=pytest.mark.sandbox),
+                        pytest.param("system", marks=pytest.mark.system_postgres)])
 def stats_db(request):
     """A seeded analytics database with pg_stat_statements: the sandbox's embedded server (reset after
     the test) and, with .ci/run, the machine's PostgreSQL."""

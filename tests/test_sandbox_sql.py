@@ -20,6 +20,8 @@ from opslib.config import Profile, load_profile
 from opslib.errors import SandboxError
 from opslib.sandbox import pg_embedded, sql, synthetic
 
+pytestmark = pytest.mark.sandbox             # warehouses and PostgreSQL servers of its own
+
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)   # a Wednesday
 NOW_N = NOW.replace(tzinfo=None)
 SYSTEM_HOST, SYSTEM_PORT = "127.0.0.1", 5432
