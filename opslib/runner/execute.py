@@ -120,7 +120,7 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
 @contextlib.contextmanager
 def _audit_environment(archive: Archive, run_id: str):
     """The kernel's actions audit into the run's archive (``<archive>/audit/``) tagged with the run id."""
-    from ..actions.audit import AUDIT_DIR_ENV, RUN_ID_ENV
+    from ..environment import AUDIT_DIR_ENV, RUN_ID_ENV
     saved = {k: os.environ.get(k) for k in (AUDIT_DIR_ENV, RUN_ID_ENV)}
     os.environ[RUN_ID_ENV] = run_id
     if isinstance(archive, LocalArchive):
