@@ -96,3 +96,15 @@ def test_reset_is_repeatable_and_the_restored_state_is_independent_of_the_snapsh
         assert fingerprint(sandbox)["etl_keys"] == healthy["etl_keys"] + 1
         sandbox.reset()
         assert fingerprint(sandbox) == healthy
+
+
+def test_reset_restores_after_moto_itself_was_reset_in_this_process(sandbox):
+    """Another test in the same process may call moto's BackendDict.reset() (or end a mock_aws()); moto
+    then serves fresh, empty accounts: the snapshot restore puts the seeded ones back."""
+    from moto.core.base_backend import BackendDict
+    healthy = fingerprint(sandbox)
+    sandbox.scheduler.pause()
+    BackendDict.reset()
+    assert sandbox.client("iam").list_users()["Users"] == []        # moto made a new, empty account
+    sandbox.reset()
+    assert fingerprint(sandbox) == healthy

@@ -169,8 +169,9 @@ def _restore_moto(snap: Snapshot) -> None:
                            and c.service_name == bd.service_name)
                 dict.clear(asb)
                 dict.update(asb, regions)
-                if account not in bd:
-                    dict.__setitem__(bd, account, asb)
+                # always put ours back: after a BackendDict.reset() (moto's own, or a mock_aws() ending in
+                # this process) moto creates a fresh, empty account container on the next request
+                dict.__setitem__(bd, account, asb)
             if not any(bd is d for d in BackendDict._instances):
                 BackendDict._instances.append(bd)
     reset_model_data()
