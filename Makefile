@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-airflow venv clean
+.PHONY: demo test test-fast test-airflow venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The inner loop: no kernel, no sandbox, no database server (tests marked slow or sandbox, the latter
+# added automatically for tests using the sandbox fixture, are deselected). Under a minute.
+FAST_MARKERS = not slow and not sandbox and not system_postgres
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "$(FAST_MARKERS)" -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Opt-in: Apache Airflow 3 in a venv of its own (it pins its own dependencies), then the generated DAG
 # imported by Airflow's DagBag and the data-quality DAG run by `airflow dags test` against a sandbox

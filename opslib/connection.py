@@ -7,16 +7,18 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin
 
 import boto3
-import sqlalchemy as sa
 from botocore.config import Config
 
 from .config import Profile, expand_env, load_profile
 from .errors import ProfileError
 from .sandbox.state import SandboxState, read_state
+
+if TYPE_CHECKING:              # SQLAlchemy is imported where an engine is made: `runbook run` itself needs none
+    import sqlalchemy as sa
 
 Region = Literal["primary", "dr"] | str
 SANDBOX = "sandbox"
@@ -106,6 +108,7 @@ class Ops:
     def warehouse(self) -> sa.Engine:
         """Events at scale (DuckDB in the sandbox, Redshift/PostgreSQL in production). Read-only on DuckDB,
         so many scheduled runs can read it at once."""
+        import sqlalchemy as sa
         url = self._url("warehouse")
         if url.startswith("duckdb"):
             return sa.create_engine(url, connect_args={"read_only": True}, poolclass=sa.pool.NullPool)
@@ -113,6 +116,7 @@ class Ops:
 
     def warehouse_for_writing(self) -> sa.Engine:
         """A writable warehouse engine, for actions (retention, GDPR deletion) only."""
+        import sqlalchemy as sa
         url = self._url("warehouse")
         if url.startswith("duckdb"):
             return sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -121,6 +125,7 @@ class Ops:
     @cached_property
     def database(self) -> sa.Engine:
         """The operational PostgreSQL ``analytics`` database (hot events, error_logs, audit_logs)."""
+        import sqlalchemy as sa
         return sa.create_engine(self._url("database"), pool_pre_ping=True, pool_size=2, max_overflow=2)
 
     # -- clock and URLs --------------------------------------------------------------------

@@ -17,6 +17,18 @@ TEST_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 TEST_SEED = 42
 
 
+SANDBOX_FIXTURES = {"sandbox", "sb"}   # the session sandbox; a module's own moto server (``sb``)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the session sandbox (directly or through ``ops``/``healthy_sandbox``) or a moto
+    server of their own are marked ``sandbox``, so ``make test-fast`` (``-m "not slow and not sandbox
+    and not system_postgres"``) skips them."""
+    for item in items:
+        if SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.sandbox)
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     """One sandbox for the session, healthy at the start of every test that uses ``healthy_sandbox``."""

@@ -1,5 +1,5 @@
 """Maintenance library (opslib.maintenance, opslib.certificates) against real servers: the sandbox's
-embedded PostgreSQL (no pg_stat_statements), the machine's PostgreSQL with pg_stat_statements
+embedded PostgreSQL (PostgreSQL 18, pg_stat_statements preloaded), the machine's PostgreSQL
 (``system_postgres``), moto's ACM over HTTP, PEM files and a local TLS socket."""
 from __future__ import annotations
 
@@ -201,11 +201,15 @@ def test_renewal_plan_shows_the_runbook_commands(ops, tmp_path):
     assert "certbot renew --nginx" in plan.to_text() and "<li>" in plan._repr_html_()
 
 
-# -- pg_stat_statements absent (embedded server) ---------------------------------------------------------
-def test_without_pg_stat_statements_explains_instead_of_failing(ops):
+# -- pg_stat_statements not created in the database ---------------------------------------------------
+def test_without_pg_stat_statements_explains_instead_of_failing(ops, healthy_sandbox):
+    """The embedded server preloads the extension; without CREATE EXTENSION in the database the check
+    explains how to enable it instead of failing."""
+    with ops.database.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("DROP EXTENSION pg_stat_statements")
     status = maintenance.statements_status(ops.database)
-    assert not status.usable and not status.available
-    assert "not installed" in status.reason
+    assert not status.usable and status.available and status.preloaded and not status.created
+    assert "CREATE EXTENSION" in status.reason
     for needle in ("shared_preload_libraries", "parameter group", "CREATE EXTENSION pg_stat_statements"):
         assert needle in status.explanation and needle in status._repr_markdown_()
     frame = maintenance.slow_statements(ops.database, status)
@@ -355,8 +359,21 @@ def system_db(sandbox, tmp_path_factory):
     admin.dispose()
 
 
-@pytest.mark.system_postgres
-def test_slow_statements_from_pg_stat_statements(system_db):
+@pytest.fixture(params=[pytest.param("embedded", marks=pytest.mark.sandbox),
+                        pytest.param("system", marks=pytest.mark.system_postgres)])
+def stats_db(request):
+    """A seeded analytics database with pg_stat_statements: the sandbox's embedded server (reset after
+    the test) and, with .ci/run, the machine's PostgreSQL."""
+    if request.param == "system":
+        yield request.getfixturevalue("system_db")
+        return
+    sb = request.getfixturevalue("sandbox")
+    yield sb
+    sb.reset()
+
+
+def test_slow_statements_from_pg_stat_statements(stats_db):
+    system_db = stats_db
     engine = system_db.pg.engine
     status = maintenance.statements_status(engine)
     assert status.usable and status.mean_column == "mean_exec_time" and status.server_version >= 130000
@@ -373,9 +390,8 @@ def test_slow_statements_from_pg_stat_statements(system_db):
     assert maintenance.slow_statements(engine).empty
 
 
-@pytest.mark.system_postgres
-def test_extension_preloaded_but_not_created_is_explained(system_db):
-    engine = system_db.pg.engine
+def test_extension_preloaded_but_not_created_is_explained(stats_db):
+    engine = stats_db.pg.engine
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("DROP EXTENSION pg_stat_statements")
     try:

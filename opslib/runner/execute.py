@@ -25,6 +25,7 @@ import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
@@ -87,6 +88,25 @@ def kernel_config(socket_dir: Path) -> Config:
                    "NotebookClient": {"kernel_manager_class": RunKernelManager}})
 
 
+class FinalSaveEngine(NBClientEngine):
+    """papermill's nbclient engine without its saves at every cell start and end (each one serialises
+    the whole notebook, outputs and figure JSON included: about 40 per runbook, a second of CPU). The
+    output is a private temporary file read once at the end; papermill still writes it when the run
+    starts and, in a ``finally``, when it ends, so a failed cell, a dead kernel or a timeout are saved."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        path, nb_man.output_path = nb_man.output_path, None
+        try:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        finally:
+            nb_man.output_path = path
+
+
+ENGINE = "opslib-final-save"
+papermill_engines.register(ENGINE, FinalSaveEngine)
+
+
 _KERNELS: dict[str, "RunKernelManager"] = {}       # connection file -> the manager of a run's kernel
 
 
@@ -145,7 +165,8 @@ def _papermill(info: NotebookInfo, output: Path, parameters: dict, *, timeout: f
     try:
         papermill.execute_notebook(str(info.path), str(output), parameters=parameters, kernel_name=kernel_name,
                                    progress_bar=False, log_output=False, execution_timeout=timeout,
-                                   cwd=str(info.path.parent), config=kernel_config(output.parent))
+                                   cwd=str(info.path.parent), config=kernel_config(output.parent),
+                                   engine_name=ENGINE)
     except PapermillExecutionError as exc:
         return "error", {"ename": exc.ename, "evalue": exc.evalue}
     except DeadKernelError as exc:
@@ -198,7 +219,7 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
 @contextlib.contextmanager
 def _audit_environment(archive: Archive, run_id: str):
     """The kernel's actions audit into the run's archive (``<archive>/audit/``) tagged with the run id."""
-    from ..actions.audit import AUDIT_DIR_ENV, RUN_ID_ENV
+    from ..environment import AUDIT_DIR_ENV, RUN_ID_ENV
     saved = {k: os.environ.get(k) for k in (AUDIT_DIR_ENV, RUN_ID_ENV)}
     os.environ[RUN_ID_ENV] = run_id
     if isinstance(archive, LocalArchive):

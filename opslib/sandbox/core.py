@@ -25,6 +25,7 @@ import boto3
 from botocore.config import Config
 
 from ..config import Profile, load_profile
+from ..errors import SandboxError
 from .state import SandboxState, clear_state
 
 log = logging.getLogger("opslib.sandbox")
@@ -97,6 +98,7 @@ class Sandbox:
         self.database_url = ""
         self.endpoint = ""
         self._clients: dict = {}
+        self.snapshot = None                 # snapshot.Snapshot of the seeded state, restored by reset()
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -125,6 +127,7 @@ class Sandbox:
         sns_signing.install(self.sns_certs)
         self.scheduler = ecs_scheduler.EcsScheduler(self)
         self._seed(start_database=True)
+        self._take_snapshot()
         self.scheduler.start()
         log.info("sandbox up in %.1fs at %s", time.monotonic() - t0, self.endpoint)
 
@@ -168,7 +171,9 @@ class Sandbox:
         if self._moto:
             self._moto.stop()
             self._moto = None
-        from . import sql
+        from . import snapshot, sql
+        snapshot.discard(self, self.snapshot)
+        self.snapshot = None
         sql.stop_database(self)
         clear_state(self.config.dir)
 
@@ -184,17 +189,33 @@ class Sandbox:
         with self.lock:
             return inject(self, scenario)
 
-    def reset(self) -> None:
-        """Back to the healthy, freshly seeded pipeline (same seed and clock)."""
+    def _take_snapshot(self) -> None:
+        from . import snapshot
+        try:
+            self.snapshot = snapshot.take(self)
+        except SandboxError as exc:          # a backend that cannot be pickled: reset seeds again
+            log.warning("no snapshot, reset will seed again: %s", exc)
+            self.snapshot = None
+
+    def reset(self, reseed: bool = False) -> None:
+        """Back to the healthy, freshly seeded pipeline (same seed and clock): the snapshot taken after
+        seeding is restored; ``reseed=True`` (or no snapshot) seeds everything again instead."""
         from moto.core.base_backend import BackendDict
         from moto.core.model_instances import reset_model_data
+        from . import snapshot
         with self.lock:
             self.scheduler.pause()
             self.faults.clear()
-            BackendDict.reset()
-            reset_model_data()
-            self._clients.clear()
-            self._seed()
+            if self.snapshot is not None and not reseed:
+                snapshot.restore(self, self.snapshot)
+            else:
+                BackendDict.reset()
+                reset_model_data()
+                self._clients.clear()
+                self._seed()
+                if self.snapshot is not None:
+                    self._take_snapshot()
+            self.scheduler.settle()
             self.scheduler.resume()
 
     def status(self) -> dict:

@@ -226,6 +226,15 @@ def _index(backend: Any) -> _Index:
     return idx
 
 
+def after_restore(backend: Any) -> None:
+    """A CloudWatch backend just unpickled from a snapshot: its index is still valid (the datums came
+    along), but its dimension cache is keyed by id() of the lists before pickling; drop that cache."""
+    idx = backend.__dict__.get("_opslib_index")
+    if idx is not None:
+        with _LOCK:
+            idx._dims = {}
+
+
 def _provider_series(backend: Any) -> list[_Series]:
     """Metrics moto computes on the fly (S3 bucket sizes...), as throwaway series."""
     tmp = _Index([])

@@ -12,11 +12,9 @@ All timestamps in the tables, and those returned here, are naive UTC.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,7 +39,6 @@ DATABASE = "analytics"
 HOT_DAYS = 7                  # the operational database keeps the last week of events
 HOT_MAX_ROWS = 50_000         # ... sampled down to about this many rows
 FAULT_APP_NAME = "opslib-sandbox-fault"
-SOCKET_PATH_MAX = 100         # unix socket paths are limited to 107 bytes on Linux
 
 EVENT_COLUMNS = ("event_id", "user_id", "session_id", "event_type", "event_timestamp", "received_at",
                  "platform", "country", "page", "revenue")
@@ -77,7 +74,7 @@ class PgState:
     url: str                                  # SQLAlchemy URL of the analytics database
     engine: sa.Engine
     embedded: bool
-    server: Any = None                        # pgserver handle when embedded
+    server: Any = None                        # pg_embedded.EmbeddedServer when embedded
     held: list = field(default_factory=list)  # psycopg connections held by connection_exhaustion
     pg_stat_statements: bool = False
     pg_stat_statements_note: str = "not checked yet"
@@ -160,25 +157,6 @@ def _ensure_database(server_url: sa.URL, name: str) -> None:
         admin.dispose()
 
 
-def _pgdata_dir(sb) -> tuple[Path, bool]:
-    """The embedded server's data directory, and whether it is a temporary one.
-
-    Normally ``<sandbox dir>/pg``. A short directory in the system temp dir (linked from there) is used
-    instead when the path is too long for a unix socket, or when running as root: pgserver then runs
-    PostgreSQL as the unprivileged ``pgserver`` user, which must traverse every parent directory, and
-    test runners reset their temp roots to mode 0700 at any time."""
-    preferred = sb.config.dir / "pg"
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if not as_root and len(str(preferred / ".s.PGSQL.5432")) <= SOCKET_PATH_MAX:
-        return preferred, False
-    digest = hashlib.sha1(str(sb.config.dir).encode()).hexdigest()[:12]
-    short = Path(tempfile.gettempdir()) / f"opslib-pg-{digest}"
-    if not preferred.is_symlink() and not preferred.exists():
-        preferred.parent.mkdir(parents=True, exist_ok=True)
-        preferred.symlink_to(short, target_is_directory=True)
-    return short, True
-
-
 def start_database(sb) -> str:
     """Start the embedded PostgreSQL (or use the configured server), ensure ``analytics`` exists, and
     return its SQLAlchemy URL. Keeps the handle on ``sb.pg``."""
@@ -187,13 +165,9 @@ def start_database(sb) -> str:
         server_url, name = target_database(given)
         server, embedded = None, False
     else:
-        import pgserver
-        pgdata, temporary = _pgdata_dir(sb)
-        try:
-            server = pgserver.get_server(pgdata, cleanup_mode="delete" if temporary else "stop")
-        except Exception as exc:   # pgserver raises bare subprocess/OS errors
-            raise SandboxError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
-        server_url, name, embedded = _psycopg_url(server.get_uri()), DATABASE, True
+        from . import pg_embedded
+        server = pg_embedded.start(sb.config.dir)
+        server_url, name, embedded = _psycopg_url(server.uri()), DATABASE, True
     _ensure_database(server_url, name)
     url = server_url.set(database=name)
     sb.pg = PgState(url=url.render_as_string(hide_password=False), embedded=embedded, server=server,
@@ -211,10 +185,7 @@ def stop_database(sb) -> None:
     release_connections(sb)
     pg.engine.dispose()
     if pg.server is not None:
-        pg.server.cleanup()
-        link = sb.config.dir / "pg"
-        if link.is_symlink():
-            link.unlink()
+        pg.server.stop()
     sb.pg = None
 
 

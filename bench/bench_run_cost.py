@@ -1,0 +1,96 @@
+"""Benchmark: what a `runbook run` costs beyond its kernel.
+
+For each read-only notebook, in one run: the CPU seconds of `runbook run NOTEBOOK --json` (the runner
+process and its kernel: parameters, execution, findings, scrubbing, HTML, archive, manifest), against
+the baseline of papermill executing a notebook that holds the same imports and nothing else (a kernel
+that starts and imports what the runbook needs). Both are children of this process; their CPU
+(user+system, kernel included) is read from RUSAGE_CHILDREN. The sandbox runs in this process (as in
+the tests), so its CPU serving the notebooks' AWS calls is not counted. Prints per-notebook ratios
+and the median. A benchmark, not a test: nothing is asserted.
+
+    .venv/bin/python bench/bench_run_cost.py [--repeat 1] [--notebooks a,b]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+def cpu_of(cmd: list[str], env: dict) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd[-6:])} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def imports_only(source: Path, target: Path) -> None:
+    """A notebook with one code cell: every import line of ``source`` (its parameters cell kept, so
+    papermill injects parameters the same way)."""
+    nb = nbformat.read(source, as_version=4)
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            lines += [ln for ln in cell.source.splitlines() if ln.startswith(("import ", "from "))]
+    params = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    out = nbformat.v4.new_notebook(metadata=nb.metadata)
+    out.cells = params + [nbformat.v4.new_code_cell("\n".join(dict.fromkeys(lines)))]
+    nbformat.write(out, target)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each; the least CPU counts")
+    parser.add_argument("--notebooks", help="comma-separated names (default: every read-only notebook)")
+    args = parser.parse_args()
+    from opslib.runner.catalog import discover
+    from opslib.sandbox.core import Sandbox, SandboxConfig
+    from opslib.sandbox.daemon import start_control
+    from opslib.sandbox.state import SANDBOX_DIR_ENV
+
+    names = args.notebooks.split(",") if args.notebooks else [n.name for n in discover() if n.read_only]
+    with tempfile.TemporaryDirectory(prefix="bench-run-cost-") as tmp:
+        tmp = Path(tmp)
+        sb = Sandbox.start(SandboxConfig(dir=tmp / "sandbox", now=NOW, events=50_000))
+        control = start_control(sb)
+        sb.write_state(control_url=control.url)
+        env = {**os.environ, SANDBOX_DIR_ENV: str(sb.config.dir)}
+        rows = []
+        try:
+            for name in names:
+                base_nb = tmp / f"{name}-imports.ipynb"
+                imports_only(NOTEBOOKS / f"{name}.ipynb", base_nb)
+                ours = min(cpu_of([sys.executable, "-c", "from opslib.cli import run; run()", "run", name,
+                                   "--archive", str(tmp / "runs"), "--json"], env) for _ in range(args.repeat))
+                base = min(cpu_of([sys.executable, "-m", "papermill", "--no-progress-bar", "--cwd", str(NOTEBOOKS),
+                                   str(base_nb), str(tmp / f"{name}-out.ipynb")], env) for _ in range(args.repeat))
+                rows.append((name, base, ours))
+                print(f"{name:24} baseline {base:6.2f}  runbook run {ours:6.2f}  ratio {ours / base:5.2f}x", flush=True)
+        finally:
+            control.shutdown()
+            sb.stop()
+    ratios = [ours / base for _, base, ours in rows]
+    print(f"\n{'notebook':24} {'imports-only CPU s':>19} {'runbook run CPU s':>18} {'ratio':>7}")
+    for name, base, ours in rows:
+        print(f"{name:24} {base:19.2f} {ours:18.2f} {ours / base:6.2f}x")
+    print(f"median ratio {statistics.median(ratios):.2f}x over {len(rows)} notebooks (target <= 1.3x)")
+    print(json.dumps({"median_ratio": round(statistics.median(ratios), 3)}))
+
+
+if __name__ == "__main__":
+    main()
