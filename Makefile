@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-fast test-airflow venv clean
+.PHONY: demo test test-fast test-airflow airflow venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,15 +36,18 @@ FAST_MARKERS = not slow and not sandbox and not system_postgres
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "$(FAST_MARKERS)" -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# Opt-in: Apache Airflow 3 in a venv of its own (it pins its own dependencies), then the generated DAG
-# imported by Airflow's DagBag and the data-quality DAG run by `airflow dags test` against a sandbox
-# (AIRFLOW_HOME in a temporary folder; no notification variables). The DAG calls this venv's `runbook`.
-AIRFLOW_VENV ?= /tmp/airflow-venv
+# Apache Airflow 3 in a venv of its own (it pins its own dependencies). With it, `make test` (OPSLIB_AIRFLOW set,
+# as .ci/run does) and `make test-airflow` import the generated DAG with Airflow's DagBag and run the
+# data-quality DAG with `airflow dags test` against a sandbox (AIRFLOW_HOME in a temporary folder; no
+# notification variables). The DAG calls this checkout's `runbook`.
+AIRFLOW_VENV ?= .venv-airflow
 AIRFLOW_SPEC ?= apache-airflow>=3,<4
 
 $(AIRFLOW_VENV)/bin/airflow:
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet '$(AIRFLOW_SPEC)'
+
+airflow: $(AIRFLOW_VENV)/bin/airflow
 
 test-airflow: $(STAMP) $(AIRFLOW_VENV)/bin/airflow
 	OPSLIB_AIRFLOW=$(abspath $(AIRFLOW_VENV))/bin/airflow $(BIN)/python -m pytest -p no:xdist \
@@ -53,4 +56,4 @@ test-airflow: $(STAMP) $(AIRFLOW_VENV)/bin/airflow
 
 clean:
 	-$(BIN)/runbook sandbox down
-	rm -rf $(VENV) .sandbox
+	rm -rf $(VENV) $(AIRFLOW_VENV) .sandbox

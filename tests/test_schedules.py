@@ -182,7 +182,7 @@ def test_generated_dag_imports_in_airflow(tmp_path):
     airflow = _airflow()
     if airflow is None:
         pytest.skip("Apache Airflow is not installed (set OPSLIB_AIRFLOW to an airflow executable, e.g. "
-                    "/tmp/airflow-venv/bin/airflow; see README, Airflow notes)")
+                    ".venv-airflow/bin/airflow (make airflow); see README, Airflow notes)")
     (tmp_path / "dags").mkdir()
     dag_file = tmp_path / "dags" / "runbook_dags.py"
     dag_file.write_text(airflow_dag(load_schedules(REPO_SCHEDULES), runbook=str(Path(sys.executable).parent / "runbook"),

@@ -45,7 +45,7 @@ def test_airflow_dags_test_runs_data_quality_green_bound_to_the_interval(sandbox
     airflow = _airflow()
     if airflow is None:
         pytest.skip("Apache Airflow is not installed (set OPSLIB_AIRFLOW to an airflow executable of a separate "
-                    "venv, e.g. /tmp/airflow-venv/bin/airflow; see README, Airflow notes)")
+                    "venv, e.g. .venv-airflow/bin/airflow (make airflow); see README, Airflow notes)")
     f = tmp_path / "schedules.yaml"
     f.write_text(DQ_JOB)
     env = _env_without_notify()
