@@ -23,8 +23,8 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import actions_cmd, incident_cmd, run_cmd, sandbox_cmd
-    for module in (sandbox_cmd, run_cmd, actions_cmd, incident_cmd):
+    from . import actions_cmd, drill_cmd, incident_cmd, run_cmd, sandbox_cmd
+    for module in (sandbox_cmd, run_cmd, drill_cmd, actions_cmd, incident_cmd):
         module.register(main)
 
 
