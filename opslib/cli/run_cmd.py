@@ -196,8 +196,9 @@ def _register_run(group: click.Group) -> None:
         for n in notebooks:
             click.echo(f"{n.name}{'' if n.read_only else '  [changes things]'}\n    {n.purpose}")
             r = rehearsed.get(n.name)
+            never = "never (runbook drill)" if for_notebook(n.name) else "no drill for it"
             click.echo(f"    last rehearsed: {r.when[:19]}Z on {r.profile} (drill {r.scenario}, run {r.run_id})"
-                       if r else "    last rehearsed: " + ("never (runbook drill)" if for_notebook(n.name) else "no drill"))
+                       if r else f"    last rehearsed: {never}")
             for p in n.parameters.values():
                 click.echo(f"    -p {p.describe()}")
         return 0

@@ -69,8 +69,8 @@ DRILLS: dict[str, Drill] = {d.scenario: d for d in (
     )),
     Drill("region-outage", (
         Expect("system-overview", ("dr-readiness",), names=("{region} is down",),
-               may_fail=("availability", "throughput", "inventory-*")),
-        Expect("disaster-recovery", ("primary-region",), names=("{region}", "ADVISED")),
+               may_fail=("services-primary",)),
+        Expect("disaster-recovery", ("primary-region",), names=("primary region {region} down", "ADVISED")),
     )),
     Drill("stale-backup", (
         Expect("disaster-recovery", ("backup-age",), names=("S3 daily",)),
@@ -80,7 +80,7 @@ DRILLS: dict[str, Drill] = {d.scenario: d for d in (
                names=("{access_key_id}", "{source_ip}")),
     )),
     Drill("expiring-certificate", (
-        Expect("maintenance", ("certificate *",), names=("10 days",)),
+        Expect("maintenance", ("certificate *",), names=("{pem}",)),
     ), note="fails under certificates.fail_days (14) from the profile: the certificates branch"),
     Drill("slow-queries", (
         Expect("maintenance", ("slow-statements",), names=("FROM events",)),

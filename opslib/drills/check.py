@@ -77,10 +77,10 @@ def judge(expect: Expect, entry: Mapping | None, injected: Mapping, *, seconds: 
         if not any(fnmatchcase(c["name"], pattern) for c in failing):
             seen = [f"{c['name']} {c['status']}" for c in checks if fnmatchcase(c["name"], pattern)]
             problems.append(f"{pattern} did not fail" + (f" ({', '.join(seen)})" if seen else " (not reported)"))
-    named = " ".join(c.get("detail", "") for c in failing if matches(c["name"], expect.fails))
+    named = " ".join(f"{c['name']}: {c.get('detail', '')}" for c in failing if matches(c["name"], expect.fails))
     for text in expected_texts(expect, injected):
         if text not in named:
-            problems.append(f"no failing finding names {text!r}")
+            problems.append(f"no expected failing finding shows {text!r}")
     extra = unexpected_failures(entry, [expect])
     if extra:
         problems.append(f"also failed: {', '.join(extra)}")
