@@ -62,8 +62,9 @@ def unexpected_failures(entry: Mapping, expects: Iterable[Expect]) -> list[str]:
 
 
 def judge(expect: Expect, entry: Mapping | None, injected: Mapping, *, seconds: float = 0.0,
-          error: str = "") -> RunbookResult:
-    """The verdict on ``entry`` (a manifest entry; None when the run did not start)."""
+          error: str = "", together: Iterable[Expect] = ()) -> RunbookResult:
+    """The verdict on ``entry`` (a manifest entry; None when the run did not start). ``together``: the
+    expectations of other faults injected at the same time (their failing checks are not unexpected)."""
     if entry is None:
         return RunbookResult(expect.notebook, False, error or "the runbook did not run", seconds=seconds)
     checks = entry.get("findings", [])
@@ -81,7 +82,7 @@ def judge(expect: Expect, entry: Mapping | None, injected: Mapping, *, seconds: 
     for text in expected_texts(expect, injected):
         if text not in named:
             problems.append(f"no expected failing finding shows {text!r}")
-    extra = unexpected_failures(entry, [expect])
+    extra = unexpected_failures(entry, [expect, *together])
     if extra:
         problems.append(f"also failed: {', '.join(extra)}")
     files = entry.get("files", {})
