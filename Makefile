@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean golden drill
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Golden outputs (tests/golden/<notebook>.ipynb): rewritten from the healthy runs the tests marked `golden`
+# make, after a deliberate change of a notebook's output. Review with `git diff tests/golden`.
+golden: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m golden --nb-force-regen $(PYTEST_ARGS)
+
+# Every fault drill on the sandbox (started and stopped if none is running), scorecard archived in runs/.
+drill: $(STAMP)
+	$(BIN)/runbook drill --all
 
 clean:
 	-$(BIN)/runbook sandbox down
