@@ -29,6 +29,7 @@ from pytest_notebook.notebook import regex_replace_nb
 GOLDEN = Path(__file__).parent / "golden"
 SANDBOX_DAY = date(2026, 11, 25)          # conftest.TEST_NOW
 PLOTLY = "application/vnd.plotly.v1+json"
+MIME_FINDINGS = "application/vnd.opslib.findings+json"
 
 #: (path, regex, replacement), pytest-notebook's diff_replace form; "/cells" covers every string of every cell
 REPLACE = (
@@ -37,6 +38,9 @@ REPLACE = (
     ("/cells", r"/work/[^\s\"'<>),;]*", "<path>"),
     ("/cells", r"(127\.0\.0\.1|localhost):\d{2,5}", r"\1:<port>"),
     ("/cells", r"\b\d+(?:\.\d+)? ?(?:s|ms|seconds)\b(?= elapsed| to run| in )", "<duration>"),
+    ("/cells", r"\b([1-5]\d\d)(\s+)\d+\.\d+\b", r"\1\2<ms>"),              # HTTP status, then its latency
+    ("/cells", r"\bat 0x[0-9a-f]+", "at 0x<address>"),                        # object reprs
+    ("/cells", r"\bT_[0-9a-f]{5}(?=_|\b)", "T_<uuid>"),                         # pandas Styler's table ids
 )
 IGNORE = ("/metadata", "/cells/*/execution_count", "/cells/*/outputs/*/execution_count",
           "/cells/*/outputs/*/traceback", "/cells/*/id")
@@ -52,6 +56,8 @@ def wall_clock(today: date | None = None) -> tuple:
 
 
 def _outline(fig: dict) -> dict:
+    if "traces" in fig and "data" not in fig:        # already an outline (a golden file read back)
+        return fig
     layout = fig.get("layout", {})
 
     def title(x):
@@ -73,8 +79,8 @@ def _outline(fig: dict) -> dict:
 def normalise(nb) -> nbformat.NotebookNode:
     """The comparable form of an output notebook (see the module docstring)."""
     nb = nbformat.from_dict(copy.deepcopy(dict(nb)))
-    for cell in nb.cells:
-        cell.pop("id", None)
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{index}"                        # papermill's injected cell gets a random one
         tags = cell.get("metadata", {}).get("tags")
         cell["metadata"] = {"tags": tags} if tags else {}      # papermill's timings and status out
         for output in cell.get("outputs", []) or []:
@@ -84,7 +90,7 @@ def normalise(nb) -> nbformat.NotebookNode:
             if PLOTLY in data:
                 data[PLOTLY] = _outline(data[PLOTLY])
                 data.pop("text/html", None)
-            if "text/plain" in data:
+            if "text/plain" in data and not data["text/plain"].startswith("<"):   # an object's repr: keep the HTML
                 data.pop("text/html", None)
     for key in list(nb.metadata):
         if key not in ("kernelspec", "opslib"):
