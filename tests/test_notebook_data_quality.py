@@ -64,13 +64,13 @@ def hour_label(iso: str) -> str:
 def test_healthy_sandbox_passes(drills, nb_regression):
     runs, _ = drills
     entry = runs["healthy"]
-    golden.check(nb_regression, entry)
     assert entry["exit_code_seen"] == 0 and entry["status"] == "ok"
     assert {c["name"]: c["status"] for c in entry["findings"]} == {
         "completeness": "ok", "completeness_runbook_rule": "ok", "duplicates": "ok", "freshness": "ok",
         "validity": "ok", "quality_score": "ok"}
     assert entry["by_name"]["quality_score"]["figures"]["quality_score"] > 99
     assert entry["parameters"].get("source", "warehouse") == "warehouse"
+    golden.check(nb_regression, entry)
 
 
 def test_nightly_trough_is_not_flagged_and_the_runbook_rule_is_reported(drills):

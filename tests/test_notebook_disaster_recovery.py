@@ -37,7 +37,6 @@ def test_healthy_and_test_restore(ops, sandbox, tmp_path, nb_regression):
     (rc, healthy), (rc_restore, restore) = [finish(p) for p in runs]
 
     assert rc == 0, healthy.get("error")
-    golden.check(nb_regression, healthy)
     assert _statuses(healthy) == {"backup-age": "ok", "backup-verification": "ok", "rpo": "ok",
                                   "primary-region": "ok", "dr-readiness": "ok"}
     assert [r.status for r in AuditLog(tmp_path / "a" / "audit").records()] == ["planned"]   # the empty plan
@@ -53,6 +52,7 @@ def test_healthy_and_test_restore(ops, sandbox, tmp_path, nb_regression):
     records = [r for r in AuditLog(tmp_path / "b" / "audit").records() if r.run_id == restore["id"]]
     assert [(r.status, r.steps[0].change["operation"]) for r in records] == [
         ("applied", "restore_table_from_backup"), ("applied", "delete_table")]
+    golden.check(nb_regression, healthy)
 
 
 def test_drill_region_outage_failover_applied_with_a_stale_backup(ops, healthy_sandbox, tmp_path):

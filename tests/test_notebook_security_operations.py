@@ -50,7 +50,6 @@ def test_healthy_sandbox_and_a_planned_gdpr_erasure(ops, sandbox, tmp_path, nb_r
     blocked = _blocked(ops)
     rc, entry = run("security-operations", tmp_path, f'gdpr_user_id="{user}"')
     assert rc == 0 and entry["status"] == "warn", entry.get("error")
-    golden.check(nb_regression, entry)
     found = findings(entry)
     assert {n: c["status"] for n, c in found.items() if c["status"] != "ok"} == {
         "iam-admin-policies": "warn", "gdpr-deletion": "warn"}
@@ -71,6 +70,7 @@ def test_healthy_sandbox_and_a_planned_gdpr_erasure(ops, sandbox, tmp_path, nb_r
     assert all(r.dry_run and r.status == "planned" for r in records)
     gdpr = next(r for r in records if r.title.startswith("GDPR"))
     assert sum(s.change["meta"]["count"] for s in gdpr.steps) == sum(before.values())
+    golden.check(nb_regression, entry)
 
 
 def test_drill_leaked_credential_found_and_contained(ops, healthy_sandbox, tmp_path):
