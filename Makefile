@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-fast test-airflow airflow venv clean
+.PHONY: demo test test-fast test-airflow airflow venv clean golden drill
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,15 @@ test-airflow: $(STAMP) $(AIRFLOW_VENV)/bin/airflow
 	OPSLIB_AIRFLOW=$(abspath $(AIRFLOW_VENV))/bin/airflow $(BIN)/python -m pytest -p no:xdist \
 		tests/test_schedules.py::test_generated_dag_imports_in_airflow \
 		tests/test_schedules_sandbox.py::test_airflow_dags_test_runs_data_quality_green_bound_to_the_interval
+
+# Golden outputs (tests/golden/<notebook>.ipynb): rewritten from the healthy runs the tests marked `golden`
+# make, after a deliberate change of a notebook's output. Review with `git diff tests/golden`.
+golden: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m golden --nb-force-regen $(PYTEST_ARGS)
+
+# Every fault drill on the sandbox (started and stopped if none is running), scorecard archived in runs/.
+drill: $(STAMP)
+	$(BIN)/runbook drill --all
 
 clean:
 	-$(BIN)/runbook sandbox down

@@ -168,9 +168,11 @@ def connection_check(usage: ConnectionUsage, metric: pd.Series | None = None, *,
         peak = float(recent.max()) if len(recent) else None
     worst = max(usage.in_use, peak or 0)
     ratio = worst / usage.max_connections
-    text = (f"{usage.in_use} connections in use now" + (f", DatabaseConnections peak {peak:.0f} in the last "
-                                                        f"{recent_minutes} min" if peak is not None else "")
-            + f"; max_connections {usage.max_connections} ({ratio:.0%})")
+    limit = usage.max_connections
+    text = (f"PostgreSQL pg_stat_activity: {usage.in_use} client connections now of max_connections {limit} "
+            f"({usage.in_use / limit:.0%})"
+            + (f"; CloudWatch DatabaseConnections: peak {peak:.0f} in the last {recent_minutes} min "
+               f"({peak / limit:.0%} of the same max_connections)" if peak is not None else ""))
     figures = {"in_use": usage.in_use, "metric_peak": peak, "max_connections": usage.max_connections,
                "ratio": round(ratio, 3)}
     if ratio >= fail_ratio:

@@ -15,6 +15,10 @@ import subprocess
 import sys
 import pytest
 
+import golden
+
+from opslib.drills import DRILLS, judge
+
 pytestmark = pytest.mark.slow
 
 
@@ -56,7 +60,8 @@ def hour_label(iso: str) -> str:
     return iso[:10] + " " + iso[11:13] + ":00"
 
 
-def test_healthy_sandbox_passes(drills):
+@pytest.mark.golden
+def test_healthy_sandbox_passes(drills, nb_regression):
     runs, _ = drills
     entry = runs["healthy"]
     assert entry["exit_code_seen"] == 0 and entry["status"] == "ok"
@@ -65,6 +70,7 @@ def test_healthy_sandbox_passes(drills):
         "validity": "ok", "quality_score": "ok"}
     assert entry["by_name"]["quality_score"]["figures"]["quality_score"] > 99
     assert entry["parameters"].get("source", "warehouse") == "warehouse"
+    golden.check(nb_regression, entry)
 
 
 def test_nightly_trough_is_not_flagged_and_the_runbook_rule_is_reported(drills):
@@ -98,6 +104,9 @@ def test_volume_drop_fails_completeness_at_the_injected_hour_only(drills, run):
     runs, injected = drills
     entry = runs[run]
     assert entry["exit_code_seen"] == 1 and entry["status"] == "fail"
+    verdict = judge(DRILLS["volume-drop"].expect("data-quality"), entry, injected["volume-drop"],
+                    together=DRILLS["duplicates"].expects)
+    assert verdict.detected, verdict.problem
     completeness = entry["by_name"]["completeness"]
     hour = hour_label(injected["volume-drop"]["hour"])
     assert completeness["status"] == "fail" and completeness["figures"]["anomalous_hours"] == [hour]
@@ -110,6 +119,9 @@ def test_volume_drop_fails_completeness_at_the_injected_hour_only(drills, run):
 def test_duplicates_reports_exactly_the_injected_event_ids(drills):
     runs, injected = drills
     entry = runs["faulty"]
+    verdict = judge(DRILLS["duplicates"].expect("data-quality"), entry, injected["duplicates"],
+                    together=DRILLS["volume-drop"].expects)
+    assert verdict.detected, verdict.problem
     dup = entry["by_name"]["duplicates"]
     assert dup["status"] == "fail"
     assert dup["figures"]["event_ids"] == sorted(injected["duplicates"]["event_ids"])

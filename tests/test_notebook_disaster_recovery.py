@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+import golden
 from runbook_cli import figures, findings, finish, output_notebook, start
 
 from opslib import disaster_recovery as dr
+from opslib.drills import DRILLS, judge
 from opslib.actions import AuditLog
 
 pytestmark = pytest.mark.slow
@@ -28,7 +30,8 @@ def _scratch_tables(ops) -> list[str]:
     return [t for p in pages for t in p["TableNames"] if t.startswith(dr.SCRATCH_PREFIX)]
 
 
-def test_healthy_and_test_restore(ops, sandbox, tmp_path):
+@pytest.mark.golden
+def test_healthy_and_test_restore(ops, sandbox, tmp_path, nb_regression):
     runs = [start("disaster-recovery", tmp_path / "a"),
             start("disaster-recovery", tmp_path / "b", "operation=test-restore", "dry_run=False")]
     (rc, healthy), (rc_restore, restore) = [finish(p) for p in runs]
@@ -49,14 +52,18 @@ def test_healthy_and_test_restore(ops, sandbox, tmp_path):
     records = [r for r in AuditLog(tmp_path / "b" / "audit").records() if r.run_id == restore["id"]]
     assert [(r.status, r.steps[0].change["operation"]) for r in records] == [
         ("applied", "restore_table_from_backup"), ("applied", "delete_table")]
+    golden.check(nb_regression, healthy)
 
 
 def test_drill_region_outage_failover_applied_with_a_stale_backup(ops, healthy_sandbox, tmp_path):
     """Both scenarios at once (one notebook run and one reset): each is found by its own check."""
-    healthy_sandbox.inject("stale-backup")
-    healthy_sandbox.inject("region-outage")
+    injected = {s: healthy_sandbox.inject(s) for s in ("stale-backup", "region-outage")}
     rc, run = finish(start("disaster-recovery", tmp_path / "outage", "operation=regional-failover", "dry_run=False"))
     assert rc == 1, run.get("error")
+    for scenario, other in (("stale-backup", "region-outage"), ("region-outage", "stale-backup")):
+        verdict = judge(DRILLS[scenario].expect("disaster-recovery"), run, injected[scenario],
+                        together=[DRILLS[other].expect("disaster-recovery")])
+        assert verdict.detected, (scenario, verdict.problem)
     got = findings(run)
     assert got["backup-age"]["status"] == "fail" and got["backup-age"]["figures"]["S3 daily"] > 26
     assert got["rpo"]["status"] == got["backup-verification"]["status"] == "ok"

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import golden
 from opslib import postmortem
 from runbook_cli import figures, findings, finish, output_notebook
 
@@ -110,9 +111,11 @@ def test_the_archive_timeline_orders_runs_and_actions(drill):
     assert incident.status == "Mitigating" and incident.still_failing == ["critical-services"]
 
 
-def test_without_an_incident_the_matrix_and_placeholders_and_no_fail(drill):
+@pytest.mark.golden
+def test_without_an_incident_the_matrix_and_placeholders_and_no_fail(drill, nb_regression):
     archive, runs = drill
     rc, entry = runs["quiet"]
+    golden.check(nb_regression, entry)
     checks = findings(entry)
     assert rc == 0 and entry["status"] == "ok", checks
     assert {n: c["status"] for n, c in checks.items()} == {"escalation": "ok", "incident-runs": "ok", "evidence": "ok"}

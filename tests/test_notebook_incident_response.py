@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+import golden
 from runbook_cli import figures, findings, run
 
 from opslib.actions import AuditLog, apply, plan_undo
 from opslib.actions import kinesis as kinesis_actions
+from opslib.drills import DRILLS, judge
 
 pytestmark = pytest.mark.slow
 NB = "incident-response"
@@ -33,11 +35,20 @@ def task_definition(ops, service: str) -> str:
         "taskDefinition"].rsplit("/", 1)[-1]
 
 
+def drilled_together(entry, injected: dict) -> None:
+    """Each fault's drill (opslib.drills) detects it in this run of faults injected together."""
+    expects = {s: DRILLS[s].expect(NB) for s in injected}
+    for scenario, details in injected.items():
+        verdict = judge(expects[scenario], entry, details, together=[e for s, e in expects.items() if s != scenario])
+        assert verdict.detected, (scenario, verdict.problem)
+
+
 def figure(entry, words: str) -> dict:
     return next(f for f in figures(entry) if words in f["layout"]["title"]["text"])
 
 
-def test_healthy_sandbox_is_quiet(sandbox, tmp_path):
+@pytest.mark.golden
+def test_healthy_sandbox_is_quiet(sandbox, tmp_path, nb_regression):
     rc, entry = run(NB, tmp_path)
     checks = findings(entry)
     assert rc == 0 and set(checks) == CHECKS, entry.get("error")
@@ -46,16 +57,17 @@ def test_healthy_sandbox_is_quiet(sandbox, tmp_path):
     [record] = records(tmp_path, entry)                       # the empty plan is audited too
     assert record.dry_run and record.status == "planned" and record.steps == []
     assert len(figures(entry)) == 3
+    golden.check(nb_regression, entry)
 
 
 def test_drill_api_down_with_stream_backup_and_connection_exhaustion(ops, healthy_sandbox, tmp_path):
-    for scenario in ("api-down", "stream-backup", "connection-exhaustion"):
-        healthy_sandbox.inject(scenario)
+    injected = {s: healthy_sandbox.inject(s) for s in ("api-down", "stream-backup", "connection-exhaustion")}
     before = {s: desired(ops, s) for s in ("ingestion-api", "stream-processor")}
     rc, entry = run(NB, tmp_path)
     checks = findings(entry)
     status = {n: c["status"] for n, c in checks.items()}
     assert rc == 1, entry.get("error")
+    drilled_together(entry, injected)
     assert status["procedure-api-down"] == status["procedure-stream-backup"] == "fail"
     assert checks["procedure-api-down"]["figures"]["present"] == [
         "Health checks failing", "5xx errors from ALB", "No events being processed"]
@@ -87,14 +99,15 @@ def test_drill_api_down_with_stream_backup_and_connection_exhaustion(ops, health
 
 
 def test_drill_bad_deployment_and_poison_messages_applied(ops, healthy_sandbox, tmp_path):
-    deployed = healthy_sandbox.inject("high-error-rate")["recent_deployment"]
-    poison = healthy_sandbox.inject("poison-messages")
+    injected = {s: healthy_sandbox.inject(s) for s in ("high-error-rate", "poison-messages")}
+    deployed, poison = injected["high-error-rate"]["recent_deployment"], injected["poison-messages"]
     family, rev = deployed.split(":")
     previous = f"{family}:{int(rev) - 1}"
     rc, entry = run(NB, tmp_path, "dry_run=False")
     checks = findings(entry)
     status = {n: c["status"] for n, c in checks.items()}
     assert rc == 1, entry.get("error")
+    drilled_together(entry, injected)
     assert status["procedure-high-error-rate"] == status["procedure-stream-backup"] == "fail"
     assert status["procedure-api-down"] == "ok"
     hint = checks["hint-recent-deployment"]

@@ -14,8 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import golden
 from test_maintenance import TlsServer, system_db, system_pg_url, write_cert  # noqa: F401 (fixture)
 
+from opslib.drills import DRILLS, judge
 from opslib.sandbox import sql
 
 pytestmark = pytest.mark.slow
@@ -51,7 +53,8 @@ def output_text(entry: dict) -> str:
     return json.dumps([c.get("outputs", []) for c in nb.cells])
 
 
-def test_healthy_sandbox_passes(sandbox, tmp_path):
+@pytest.mark.golden
+def test_healthy_sandbox_passes(sandbox, tmp_path, nb_regression):
     archive = tmp_path / "runs"
     code, perf = run("performance-tuning", archive)
     assert code == 0, perf.get("error")
@@ -72,12 +75,16 @@ def test_healthy_sandbox_passes(sandbox, tmp_path):
     text = output_text(maint)
     assert "is not usable here" not in text and "CREATE INDEX CONCURRENTLY" in text
     assert "PLANNED" in text and "nothing to renew" in text
+    golden.check(nb_regression, perf)
+    golden.check(nb_regression, maint)
 
 
 def test_drill_slow_queries(healthy_sandbox, tmp_path):
-    healthy_sandbox.inject("slow-queries")
+    injected = healthy_sandbox.inject("slow-queries")
     code, entry = run("performance-tuning", tmp_path / "runs")
     assert code == 1, entry.get("error")
+    verdict = judge(DRILLS["slow-queries"].expect("performance-tuning"), entry, injected)
+    assert verdict.detected, verdict.problem
     found = statuses(entry)
     assert found["api-latency-p99"] == "fail"
     latency = next(c for c in entry["findings"] if c["name"] == "api-latency-p99")
@@ -102,13 +109,19 @@ def test_drill_slow_queries_maintenance_names_the_statements(healthy_sandbox, tm
 
 
 def test_drill_connection_exhaustion(healthy_sandbox, tmp_path):
-    healthy_sandbox.inject("connection-exhaustion")
+    injected = healthy_sandbox.inject("connection-exhaustion")
     code, entry = run("performance-tuning", tmp_path / "runs")
     assert code == 1, entry.get("error")
+    verdict = judge(DRILLS["connection-exhaustion"].expect("performance-tuning"), entry, injected)
+    assert verdict.detected, verdict.problem
     found = statuses(entry)
     assert found["db-connections"] == "fail" and found["api-latency-p99"] == "ok"
     check = next(c for c in entry["findings"] if c["name"] == "db-connections")
     assert check["figures"]["ratio"] >= 0.8 and check["figures"]["max_connections"] == 100
+    # one source: the metric's peak is the connections held now, against the same max_connections
+    held = injected["connections"]["in_use"]
+    assert check["figures"]["metric_peak"] == held and check["figures"]["ratio"] == pytest.approx(held / 100, abs=0.02)
+    assert "pg_stat_activity" in check["detail"] and "CloudWatch DatabaseConnections" in check["detail"]
 
 
 def test_drill_expiring_certificate(healthy_sandbox, tmp_path):

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+import golden
 from runbook_cli import findings, output_notebook, run
 
 from opslib import security
+from opslib.drills import DRILLS, judge
 from opslib.actions import AuditLog
 from opslib.actions.iam import key_status
 from opslib.actions.waf import ip_set_id
@@ -38,7 +40,8 @@ def _blocked(ops) -> list[str]:
     return ops.client("wafv2").get_ip_set(Name=name, Scope=scope, Id=ip_set_id(ops, name, scope))["IPSet"]["Addresses"]
 
 
-def test_healthy_sandbox_and_a_planned_gdpr_erasure(ops, sandbox, tmp_path):
+@pytest.mark.golden
+def test_healthy_sandbox_and_a_planned_gdpr_erasure(ops, sandbox, tmp_path, nb_regression):
     with ops.database.connect() as conn:
         user = conn.execute(sa.text("SELECT user_id FROM audit_logs WHERE user_id LIKE 'u_%' GROUP BY user_id "
                                     "ORDER BY count(*) DESC LIMIT 1")).scalar()
@@ -67,6 +70,7 @@ def test_healthy_sandbox_and_a_planned_gdpr_erasure(ops, sandbox, tmp_path):
     assert all(r.dry_run and r.status == "planned" for r in records)
     gdpr = next(r for r in records if r.title.startswith("GDPR"))
     assert sum(s.change["meta"]["count"] for s in gdpr.steps) == sum(before.values())
+    golden.check(nb_regression, entry)
 
 
 def test_drill_leaked_credential_found_and_contained(ops, healthy_sandbox, tmp_path):
@@ -91,6 +95,8 @@ def test_drill_leaked_credential_found_and_contained(ops, healthy_sandbox, tmp_p
     # the notebook, applying its response
     rc, entry = run("security-operations", tmp_path, "dry_run=False")
     assert rc == 1 and entry["status"] == "fail", entry.get("error")
+    verdict = judge(DRILLS["leaked-credential"].expect("security-operations"), entry, injected)
+    assert verdict.detected, verdict.problem          # loud, and the key id is shown, not masked
     found = findings(entry)
     assert found["suspicious-activity"]["status"] == "fail"
     assert found["suspicious-activity"]["figures"]["source_ips"] == [LEAKED_IP]
@@ -109,4 +115,5 @@ def test_drill_leaked_credential_found_and_contained(ops, healthy_sandbox, tmp_p
     assert steps["waf.ip_set_address"].change["undo"]["params"]["Action"] == "remove"
     text = str([c.get("outputs") for c in output_notebook(entry).cells])
     assert "real-time-aggregator" in text and "config/etl.env" in text      # where it leaked
+    assert leaked in found["exposed-credentials"]["detail"] and leaked in text   # which key: shown, not ***
     assert "CreateAccessKey" in text and "application/vnd.plotly.v1+json" in text

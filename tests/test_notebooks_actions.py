@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import golden
 from runbook_cli import finish, start
 from test_actions_env import snapshot
 
@@ -34,7 +35,10 @@ def test_the_action_notebooks_are_the_ones_expected():
                                    "maintenance", "performance-tuning", "security-operations"]
 
 
-def test_defaults_change_nothing_and_audit_the_plans(ops, healthy_sandbox, tmp_path):
+@pytest.mark.golden
+def test_defaults_change_nothing_and_audit_the_plans(ops, healthy_sandbox, tmp_path, nb_regression):
+    """Also the golden outputs of alarm-sync (one alarm drifted, so its plan has a change) and
+    common-operations (defaults): their other runs happen during drills."""
     _drift_an_alarm(ops)                     # so the alarm sync has something to plan
     before = snapshot(ops)
     procs = [start(name, tmp_path) for name in _action_notebooks()]
@@ -43,6 +47,8 @@ def test_defaults_change_nothing_and_audit_the_plans(ops, healthy_sandbox, tmp_p
         assert rc in (0, 1) and entry["status"] in ("ok", "warn", "fail"), entry.get("error")
         records = _records(tmp_path, entry["id"])
         assert records and all(r.dry_run and r.status == "planned" for r in records), entry["notebook"]
+        if entry["notebook"] in ("alarm-sync", "common-operations"):
+            golden.check(nb_regression, entry)
     assert snapshot(ops) == before
 
 

@@ -82,6 +82,11 @@ def test_connection_check_uses_the_rds_metric_peak():
     assert performance.connection_check(usage, pd.Series([30.0] * 10 + [65.0] * 5)).status == "warn"
     assert performance.connection_check(usage, pd.Series([30.0] * 10 + [205.0] * 5)).status == "fail"
     assert performance.connection_check(usage, pd.Series([90.0] * 10 + [30.0] * 15)).status == "ok"  # peak too old
+    # both figures labelled with their source, each against the one max_connections
+    detail = performance.connection_check(usage, pd.Series([30.0] * 10 + [85.0] * 5)).detail
+    assert "pg_stat_activity: 10 client connections now of max_connections 100 (10%)" in detail
+    assert "CloudWatch DatabaseConnections: peak 85 in the last 15 min (85% of the same max_connections)" in detail
+    assert "CloudWatch" not in performance.connection_check(usage, None).detail      # no metric: one source
 
 
 # -- stream batch processing -----------------------------------------------------------------------------

@@ -222,13 +222,18 @@ def _register_run(group: click.Group) -> None:
 
     @group.command("list")
     @click.option("--json", "as_json", is_flag=True)
-    def list_command(as_json):
-        """The runbook notebooks with their parameters, defaults and purpose."""
+    @archive_option("archive whose drill scorecards say when each runbook was last rehearsed [default: runs/]")
+    @profile_option()
+    def list_command(as_json, archive_target, profile):
+        """The runbook notebooks with their parameters, defaults, purpose and last passed drill."""
+        from ..drills import for_notebook, last_rehearsed
         from ..runner.catalog import discover, notebooks_dir
         notebooks = discover()
+        rehearsed = last_rehearsed(_archive(archive_target, profile).manifest())
         if as_json:
             click.echo(json.dumps([{"name": n.name, "path": str(n.path), "read_only": n.read_only,
                                     "purpose": n.purpose, "schedule": n.schedule, "needs": list(n.needs),
+                                    "last_rehearsed": rehearsed[n.name].to_dict() if n.name in rehearsed else None,
                                     "parameters": {p.name: {"type": p.type_name, "default": p.default_text,
                                                             "help": p.help,
                                                             **({"allowed": n.domains[p.name].describe()}
@@ -240,6 +245,10 @@ def _register_run(group: click.Group) -> None:
             click.echo(f"no notebooks in {notebooks_dir()}", err=True)
         for n in notebooks:
             click.echo(f"{n.name}{'' if n.read_only else '  [changes things]'}\n    {n.purpose}")
+            r = rehearsed.get(n.name)
+            never = "never (runbook drill)" if for_notebook(n.name) else "no drill for it"
+            click.echo(f"    last rehearsed: {r.when[:19]}Z on {r.profile} (drill {r.scenario}, run {r.run_id})"
+                       if r else f"    last rehearsed: {never}")
             for p in n.parameters.values():
                 click.echo(f"    -p {p.describe()}")
         return 0

@@ -30,6 +30,7 @@ class Readiness:
     dr: list[PlanCheck]            # the DR side's pre-flight (route53.dr_preflight)
     dns: dict | None               # the API record now
     on_dr: bool                    # the API record already aliases the DR ALB
+    region: str = "primary"        # the primary region's name, for the findings
 
     @property
     def primary_down(self) -> bool:
@@ -62,13 +63,13 @@ class Readiness:
         figures = {"services_down": down, "services": n, "failover_advised": self.failover_advised,
                    "dns_on_dr": self.on_dr}
         if self.primary_down and self.on_dr:
-            primary = Check.warn("primary-region", f"primary region down ({down}/{n} services failing) and traffic "
-                                 f"is already on the DR region", **figures)
+            primary = Check.warn("primary-region", f"primary region {self.region} down ({down}/{n} services "
+                                 f"failing) and traffic is already on the DR region", **figures)
         elif self.primary_down:
             advice = ("regional failover ADVISED: the DR pre-flight passes (run with operation='regional-failover')"
                       if self.dr_ready else "failover NOT possible: the DR pre-flight fails")
-            primary = Check.fail("primary-region", f"primary region down: {down}/{n} services fail their health "
-                                 f"check; {advice}", **figures)
+            primary = Check.fail("primary-region", f"primary region {self.region} down: {down}/{n} services fail "
+                                 f"their health check; {advice}", **figures)
         elif down:
             primary = Check.warn("primary-region", f"{down}/{n} primary services failing "
                                  f"({', '.join(failing['service'])}): a service incident, not a regional one; "
@@ -90,4 +91,4 @@ def readiness(ops: "Ops", *, timeout: float = 5.0) -> Readiness:
                      "latency_ms": round(r.latency_ms, 1), "error": r.error})
     dns, on_dr = api_record(ops)
     return Readiness(pd.DataFrame(rows, columns=["service", "url", "ok", "status", "latency_ms", "error"]),
-                     route53.dr_preflight(ops, timeout=timeout), dns, on_dr)
+                     route53.dr_preflight(ops, timeout=timeout), dns, on_dr, region=ops.primary_region)

@@ -1,9 +1,13 @@
 """Credential scrubbing of everything a run writes: the output notebook (injected parameters,
 printed environments, tracebacks, boto3 errors), its HTML, the manifest entry and terminal output.
 
-Two nets: patterns (AWS access key ids, ``secret=...``-style assignments, passwords in URLs, Slack
+Two nets: patterns (AWS secret access keys, ``secret=...``-style assignments, passwords in URLs, Slack
 webhook paths) and the literal values of credential-like environment variables and profile
-settings, so a secret printed bare is caught too."""
+settings, so a secret printed bare is caught too.
+
+An access key id (``AKIA...``) is an identifier, not a secret: it names the key in IAM, CloudTrail and
+a breach response (the operator must see which key will be deactivated), so it is shown. Its secret
+access key is what authenticates, and is scrubbed wherever it appears."""
 from __future__ import annotations
 
 import os
@@ -16,12 +20,13 @@ REDACTED = "***"
 MIN_SECRET_LENGTH = 8
 # Well-known non-secrets (moto's and the sandbox's dummy credentials) are not hunted as literals.
 NOT_SECRET = frozenset({"testing", "test", "foobar", "foobar_key", "foobar_secret", "dummy"})
-SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|ACCESS_KEY|API_KEY|PRIVATE_KEY|ROUTING_KEY|"
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|ACCESS_KEY(?!_?ID)|API_KEY|PRIVATE_KEY|ROUTING_KEY|"
                          r"WEBHOOK|CREDENTIAL", re.I)
 _PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
-    # AWS access key ids (long-term AKIA, temporary ASIA, and the other documented prefixes)
-    (re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-     REDACTED),
+    # AWS secret access keys printed bare: 40 characters of base64 with upper and lower case letters and
+    # a digit (a git revision, 40 hex digits in lower case, is not one)
+    (re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])"
+                r"(?=[A-Za-z0-9/+]{0,39}[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"), REDACTED),
     # name = value / "name": "value" for credential-like names
     (re.compile(r"(?i)((?:aws_)?(?:secret_access_key|secretaccesskey|session_token|sessiontoken|security_token|"
                 r"secret|password|passwd|pwd|api_?key|routing_key|private_key|token)[\"']?\s*[:=]\s*[\"']?)"
