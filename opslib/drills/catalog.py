@@ -19,8 +19,10 @@ class Expect:
 
     notebook: str
     fails: tuple[str, ...]                 # check names (fnmatch patterns) that must fail
-    names: tuple[str, ...] = ()            # text a failing check's detail must show; ``{key}`` = injected detail
+    names: tuple[str, ...] = ()            # text a failing check's detail must show
     may_fail: tuple[str, ...] = ()         # other symptoms of the same fault, allowed to fail too
+    # In all three, ``{key}`` is a detail the injection returned (e.g. ``{service}``: the service the fault hit,
+    # found by its role in the profile), so a drill names no resource of its own.
     parameters: dict = field(default_factory=dict, hash=False)
 
 
@@ -43,10 +45,10 @@ class Drill:
 
 DRILLS: dict[str, Drill] = {d.scenario: d for d in (
     Drill("api-down", (
-        Expect("critical-services", ("service-ingestion-api",), names=("{service}", "no running tasks")),
+        Expect("critical-services", ("service-{service}",), names=("{service}", "no running tasks")),
         Expect("monitoring-alerts", ("alert-api-down",), names=("would page",),
                may_fail=("alert-high-error-rate", "alert-low-throughput", "dashboard-*")),
-        Expect("incident-response", ("procedure-api-down", "hint-memory-ingestion-api"), names=("{service}",)),
+        Expect("incident-response", ("procedure-api-down", "hint-memory-{service}"), names=("{service}",)),
     )),
     Drill("high-error-rate", (
         Expect("monitoring-alerts", ("alert-high-error-rate",), names=("would page",), may_fail=("dashboard-*",)),
@@ -55,8 +57,7 @@ DRILLS: dict[str, Drill] = {d.scenario: d for d in (
     )),
     Drill("stream-backup", (
         Expect("monitoring-alerts", ("alert-stream-backup",), names=("would page",), may_fail=("dashboard-*",)),
-        Expect("incident-response", ("procedure-stream-backup", "hint-memory-stream-processor"),
-               names=("stream-processor",)),
+        Expect("incident-response", ("procedure-stream-backup", "hint-memory-{service}"), names=("{service}",)),
     )),
     Drill("poison-messages", (
         Expect("incident-response", ("procedure-stream-backup", "hint-poison-messages"), names=("{shard}",)),
@@ -80,12 +81,12 @@ DRILLS: dict[str, Drill] = {d.scenario: d for d in (
                names=("{access_key_id}", "{source_ip}")),
     )),
     Drill("expiring-certificate", (
-        Expect("maintenance", ("certificate *",), names=("{pem}",)),
-    ), note="fails under certificates.fail_days (14) from the profile: the certificates branch"),
+        Expect("maintenance", ("certificate *",), names=("{domain}",)),
+    ), note="the certificate the load balancer's HTTPS listener serves (ACM) fails under certificates.fail_days"),
     Drill("slow-queries", (
         Expect("maintenance", ("slow-statements",), names=("FROM events",)),
         Expect("performance-tuning", ("api-latency-p99",), may_fail=("slow-statements",)),
-    ), note="needs pg_stat_statements in the sandbox's PostgreSQL: the embedded-postgres branch"),
+    ), note="pg_stat_statements in the sandbox's PostgreSQL names the slow statement"),
     Drill("connection-exhaustion", (
         Expect("performance-tuning", ("db-connections",), names=("max_connections",)),
         Expect("incident-response", ("hint-db-connections",), names=("max_connections",)),

@@ -44,6 +44,19 @@ def _fields(injected: Mapping) -> dict:
     return out
 
 
+class _Wildcard(dict):
+    """Fields for check-name patterns: a detail not at hand (another fault's) matches any text."""
+
+    def __missing__(self, key: str) -> str:
+        return "*"
+
+
+def patterns(names: Iterable[str], injected: Mapping | None = None) -> list[str]:
+    """Check-name patterns with ``{key}`` filled from the injected details (``*`` where unknown)."""
+    values = _Wildcard(_fields(injected or {}))
+    return [name.format_map(values) for name in names]
+
+
 def expected_texts(expect: Expect, injected: Mapping) -> list[str]:
     """``expect.names`` filled with the injected details."""
     values = _fields(injected)
@@ -54,10 +67,10 @@ def matches(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(name, p) for p in patterns)
 
 
-def unexpected_failures(entry: Mapping, expects: Iterable[Expect]) -> list[str]:
+def unexpected_failures(entry: Mapping, expects: Iterable[Expect], injected: Mapping | None = None) -> list[str]:
     """Failing checks of ``entry`` that none of ``expects`` (one or more drills of the same notebook,
-    e.g. faults injected together) expects or allows."""
-    allowed = [p for e in expects for p in (*e.fails, *e.may_fail)]
+    e.g. faults injected together) expects or allows; patterns filled from ``injected``."""
+    allowed = [p for e in expects for p in patterns((*e.fails, *e.may_fail), injected)]
     return [c["name"] for c in entry.get("findings", []) if c["status"] == "fail" and not matches(c["name"], allowed)]
 
 
@@ -74,15 +87,17 @@ def judge(expect: Expect, entry: Mapping | None, injected: Mapping, *, seconds: 
         why = entry.get("error") or {}
         problems.append(f"exit {entry.get('exit_code')} ({entry.get('status')}"
                         + (f": {why.get('ename')}: {why.get('evalue')}" if why else "") + "), not 1")
-    for pattern in expect.fails:
+    for pattern in patterns(expect.fails, injected):
         if not any(fnmatchcase(c["name"], pattern) for c in failing):
             seen = [f"{c['name']} {c['status']}" for c in checks if fnmatchcase(c["name"], pattern)]
             problems.append(f"{pattern} did not fail" + (f" ({', '.join(seen)})" if seen else " (not reported)"))
-    named = " ".join(f"{c['name']}: {c.get('detail', '')}" for c in failing if matches(c["name"], expect.fails))
+    named = " ".join(f"{c['name']}: {c.get('detail', '')}" for c in failing
+                     if matches(c["name"], patterns(expect.fails, injected)))
     for text in expected_texts(expect, injected):
         if text not in named:
             problems.append(f"no expected failing finding shows {text!r}")
-    extra = unexpected_failures(entry, [expect, *together])
+    extra = [name for name in unexpected_failures(entry, [expect], injected)
+             if not matches(name, [p for e in together for p in patterns((*e.fails, *e.may_fail))])]
     if extra:
         problems.append(f"also failed: {', '.join(extra)}")
     files = entry.get("files", {})

@@ -153,7 +153,8 @@ def stream_backup(sb: Any) -> dict:
     _alarm(sb, "Stream Backup", "Threshold Crossed: GetRecords.IteratorAgeMilliseconds > 300000")
     stale = _stale_checkpoints(sb, minutes)
     sb.faults.add("stream-backup", lag_minutes=minutes)
-    return {"lag_ms": 1_000 + (minutes - 1) * 20_000, "since_minutes": minutes, "stale_checkpoints": stale}
+    return {"lag_ms": 1_000 + (minutes - 1) * 20_000, "since_minutes": minutes, "stale_checkpoints": stale,
+            "service": process[0].name if process else None, "services": [svc.name for svc in process]}
 
 
 def _stale_checkpoints(sb: Any, minutes: int) -> int:
@@ -279,7 +280,8 @@ def leaked_credential(sb: Any) -> dict:
 def expiring_certificate(sb: Any) -> dict:
     arn = seed_aws.install_certificate(sb, days_left=10)
     sb.faults.add("expiring-certificate", days_left=10)
-    return {"certificate_arn": arn, "days_left": 10, "pem": str(sb.config.dir / "certs" / "api.crt")}
+    return {"certificate_arn": arn, "domain": sb.profile.dns.record, "days_left": 10,
+            "pem": str(sb.config.dir / "certs" / "api.crt")}
 
 
 def slow_queries(sb: Any) -> dict:
