@@ -104,7 +104,7 @@ def test_failing_cell_and_error_are_recorded(runs):
     died = json.loads(results["die"][1])
     assert died["error"]["ename"] == "DeadKernelError" and died["failing_cell"]["source"] == "import os"
     slow = json.loads(results["slow"][1])
-    assert slow["failing_cell"]["source"] == "import time" and "3s" in slow["error"]["evalue"]
+    assert slow["failing_cell"]["source"] == "import os, time" and "3s" in slow["error"]["evalue"]
 
 
 def test_bad_input_runs_nothing(runs):

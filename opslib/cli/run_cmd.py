@@ -32,12 +32,8 @@ def _utcnow() -> datetime:
 
 
 def _archive(target: str | None, profile: str):
-    from ..runner.archive import open_archive
-    target = target or os.environ.get("OPSLIB_ARCHIVE")
-    if target and str(target).startswith("s3://"):
-        from ..connection import connect
-        return open_archive(target, s3_client=connect(profile).client("s3"))
-    return open_archive(target)
+    from ..runner.archive import archive_for
+    return archive_for(target, profile)
 
 
 def archive_option(help_text: str = "archive folder or s3://bucket/prefix"):

@@ -16,12 +16,8 @@ def _utcnow() -> datetime:
 
 
 def open_drill_archive(target: str | None, profile: str):
-    from ..runner.archive import open_archive
-    target = target or os.environ.get("OPSLIB_ARCHIVE")
-    if target and str(target).startswith("s3://"):
-        from ..connection import connect
-        return open_archive(target, s3_client=connect(profile).client("s3"))
-    return open_archive(target)
+    from ..runner.archive import archive_for
+    return archive_for(target, profile)
 
 
 def drill(names: tuple[str, ...] | list[str], *, every: bool = False, profile: str = "sandbox",

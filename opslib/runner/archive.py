@@ -364,3 +364,13 @@ def open_archive(target: str | os.PathLike | None = None, *, s3_client: Any = No
         bucket, prefix = parse_s3(text)
         return S3Archive(s3_client, bucket, prefix)
     return LocalArchive(Path(text))
+
+
+def archive_for(target: str | os.PathLike | None, profile: str) -> Archive:
+    """:func:`open_archive` for the CLI: an ``s3://`` target (given or the default) is read with an S3
+    client from ``profile``'s connection."""
+    text = os.fspath(target) if target else default_archive()
+    if text.startswith("s3://"):
+        from ..connection import connect
+        return open_archive(text, s3_client=connect(profile).client("s3"))
+    return open_archive(text)

@@ -186,25 +186,31 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
     thread waiting where SIGINT/SIGTERM reach it (:func:`stop_signals`). On a signal the kernel is killed;
     nbclient sees it die, removes its connection file and sockets, and papermill writes what ran so far."""
     result: dict = {}
+    # Not ``worker.is_alive()``: on Python 3.11 a signal that interrupts ``Thread.join`` marks the thread
+    # stopped although it runs on (the join's cleanup releases the thread's own lock), so the run would be
+    # archived before papermill wrote what ran. The worker says it is done instead.
+    done = threading.Event()
 
     def work():
         try:
             result["value"] = _papermill(info, output, parameters, timeout=timeout, kernel_name=kernel_name)
         except BaseException as exc:              # noqa: BLE001 - handed to the main thread
             result["raised"] = exc
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name=f"papermill-{info.name}", daemon=True)
     connection_file = str(output.parent / "kernel-connection.json")
     try:
         worker.start()
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except RunInterrupted as exc:
         state["armed"] = False
         deadline = time.monotonic() + grace
-        while worker.is_alive() and time.monotonic() < deadline:
+        while not done.is_set() and time.monotonic() < deadline:
             _kill_kernel(connection_file)        # again if it was still starting
-            worker.join(0.2)
+            done.wait(0.2)
         return "interrupted", {"ename": "Interrupted", "evalue": f"stopped by {exc}"}
     finally:
         state["armed"] = False                    # archiving is not interrupted; a signal now is noted only
@@ -259,11 +265,22 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
         end = clock()
         # interrupted before papermill wrote anything: the source notebook stands for what ran (nothing)
         nb = nbformat.read(output if output.is_file() else info.path, as_version=4)
+    if abnormal in ("interrupted", "died", "timeout"):
+        _mark_cut_off(nb, abnormal)
     return archive_notebook(nb, archive=archive, run_id=run_id, name=info.name, notebook_path=str(info.path),
                             profile=profile_name or profile, parameters=values, start=start, end=end,
                             abnormal=abnormal, error=error, signum=state.get("signum"), incident_id=incident_id,
                             job=job, operator=operator, git_revision=git_revision, host=host, scrubber=scrub,
                             notify=notify, mode=mode)
+
+
+def _mark_cut_off(nb: nbformat.NotebookNode, status: str) -> None:
+    """papermill records a cell its kernel died in as ``completed``; say what happened to it instead."""
+    cell = failing_cell(nb)
+    if cell is not None:
+        meta = nb.cells[cell["index"]].metadata.setdefault("papermill", {})
+        if meta.get("status") != "failed":
+            meta["status"] = status
 
 
 def archive_notebook(nb: nbformat.NotebookNode, *, archive: Archive, run_id: str, name: str, notebook_path: str,

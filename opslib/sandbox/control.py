@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import ParameterError, SandboxError
 from .core import DEFAULT_EVENTS, DEFAULT_SEED, default_now
-from .state import SandboxState, clear_state, default_dir, read_state
+from .state import SandboxState, clear_state, default_dir, pid_alive, read_state
 
 MAX_EVENTS = 100_000_000
 
@@ -99,21 +99,11 @@ def down(directory: Path | None = None, timeout: float = 30) -> bool:
     except SandboxError:
         pass   # not answering: fall through to the signal
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(state.pid):
+    while time.monotonic() < deadline and pid_alive(state.pid):
         time.sleep(0.2)
-    if _alive(state.pid):
+    if pid_alive(state.pid):
         os.kill(state.pid, signal.SIGTERM)
     clear_state(directory)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

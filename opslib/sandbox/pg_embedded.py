@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SandboxError
+from .state import pid_alive
 
 log = logging.getLogger("opslib.sandbox.pg")
 
@@ -137,16 +138,6 @@ def _run(server_bin: Path, exe: str, args: list[str], user: str | None, timeout:
             raise SandboxError(f"{exe} failed: {exc}") from exc
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _postmaster_pid(pgdata: Path) -> int | None:
     try:
         return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
@@ -156,11 +147,11 @@ def _postmaster_pid(pgdata: Path) -> int | None:
 
 def _kill_postmaster(pgdata: Path) -> None:
     pid = _postmaster_pid(pgdata)
-    if pid is None or not _pid_alive(pid):
+    if pid is None or not pid_alive(pid):
         return
     os.kill(pid, signal.SIGQUIT)            # immediate shutdown
     for _ in range(50):
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
@@ -175,7 +166,7 @@ def clean_stale(tmp: Path | None = None) -> list[Path]:
             owner = json.loads((folder / OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue
-        if _pid_alive(int(owner.get("pid", 0))):
+        if pid_alive(int(owner.get("pid", 0))):
             continue
         _kill_postmaster(folder / "data")
         shutil.rmtree(folder, ignore_errors=True)

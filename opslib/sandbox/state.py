@@ -65,3 +65,14 @@ def read_state(directory: "str | os.PathLike | None" = None) -> SandboxState:
 def clear_state(directory: "str | os.PathLike | None" = None) -> None:
     d = Path(directory) if directory else default_dir()
     (d / STATE_FILE).unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
