@@ -32,6 +32,7 @@ log = logging.getLogger("opslib.sandbox")
 logging.getLogger("werkzeug").setLevel(logging.ERROR)   # moto's server logs every request otherwise
 
 DEFAULT_SEED = 42
+MOTO_DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_EVENTS = 200_000
 
 
@@ -86,7 +87,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig):
         self.config = config
         self.profile: Profile = load_profile(config.profile)
-        self.account_id = self.profile.aws.account_id or "123456789012"
+        self.account_id = self.profile.aws.account_id or MOTO_DEFAULT_ACCOUNT
         self.faults = Faults()
         self.lock = threading.RLock()
         self._moto = None
@@ -98,6 +99,7 @@ class Sandbox:
         self.database_url = ""
         self.endpoint = ""
         self._clients: dict = {}
+        self._account_env: str | None = None
         self.snapshot = None                 # snapshot.Snapshot of the seeded state, restored by reset()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -114,8 +116,12 @@ class Sandbox:
         t0 = time.monotonic()
         self.config.dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-        # every request lands in the profile's account (moto's backends are per process: one sandbox a process)
-        os.environ["MOTO_ACCOUNT_ID"] = self.account_id
+        # every request lands in the profile's account (moto's backends are per process: one sandbox a process).
+        # moto's own default account needs no override, and the override outranks the x-moto-account-id header
+        # that other moto servers of the same process (tests) use to keep their data apart.
+        if self.account_id != MOTO_DEFAULT_ACCOUNT:
+            self._account_env = os.environ.get("MOTO_ACCOUNT_ID")
+            os.environ["MOTO_ACCOUNT_ID"] = self.account_id
         moto_gaps.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
@@ -171,6 +177,11 @@ class Sandbox:
         if self._moto:
             self._moto.stop()
             self._moto = None
+        if self.account_id != MOTO_DEFAULT_ACCOUNT:          # the process's moto as it was before us
+            if self._account_env is None:
+                os.environ.pop("MOTO_ACCOUNT_ID", None)
+            else:
+                os.environ["MOTO_ACCOUNT_ID"] = self._account_env
         from . import snapshot, sql
         snapshot.discard(self, self.snapshot)
         self.snapshot = None
