@@ -366,7 +366,7 @@ def test_moto_deliveries_verify_with_the_sandbox_certificates(certs):
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from opslib.sandbox.sns_signing import install
+    from opslib.sandbox.sns_signing import install, uninstall
     from opslib.webhook import sns
 
     got = []
@@ -396,6 +396,7 @@ def test_moto_deliveries_verify_with_the_sandbox_certificates(certs):
         client.publish(TopicArn=topic, Message="without subject")
     finally:
         moto.stop()
+        uninstall(certs)                    # a sandbox of this process signs with its own server again
         receiver.shutdown()
         receiver.server_close()
     policy = webhook.TrustPolicy.for_region("us-east-1", extra_origins=(certs.origin,))

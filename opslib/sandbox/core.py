@@ -172,6 +172,8 @@ class Sandbox:
         if self.health:
             self.health.stop()
         if self.sns_certs:
+            from . import sns_signing
+            sns_signing.uninstall(self.sns_certs)
             self.sns_certs.stop()
             self.sns_certs = None
         if self._moto:

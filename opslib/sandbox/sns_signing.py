@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 _LOCK = threading.Lock()
+_STACK: list = []                          # installed servers, latest last
 _SERVER: "CertServer | None" = None        # the sandbox process's certificate server (moto's deliveries name it)
 _INSTALLED = False
 
@@ -89,9 +90,11 @@ class CertServer:
 
 
 def install(server: CertServer) -> None:
-    """moto's HTTP(S) deliveries name ``server`` in ``SigningCertURL`` (idempotent; the latest server wins)."""
+    """moto's HTTP(S) deliveries name ``server`` in ``SigningCertURL`` (idempotent; the latest server wins
+    until :func:`uninstall` hands the deliveries back to the one before it)."""
     global _SERVER, _INSTALLED
     with _LOCK:
+        _STACK.append(server)
         _SERVER = server
         if _INSTALLED:
             return
@@ -111,6 +114,15 @@ def install(server: CertServer) -> None:
 
         Subscription.get_post_data = get_post_data
         _INSTALLED = True
+
+
+def uninstall(server: CertServer) -> None:
+    """``server`` stops: deliveries name the server installed before it (or none)."""
+    global _SERVER
+    with _LOCK:
+        if server in _STACK:
+            _STACK.remove(server)
+        _SERVER = _STACK[-1] if _STACK else None
 
 
 class SigningAuthority:
