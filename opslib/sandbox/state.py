@@ -68,7 +68,13 @@ def clear_state(directory: "str | os.PathLike | None" = None) -> None:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with ``pid`` exists (one of another user's counts)."""
+    """Whether a process with ``pid`` runs (one of another user's counts). A child of ours that exited is
+    reaped here: as a zombie it would still answer ``kill(pid, 0)``."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass                                   # not our child: ask the kernel
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
