@@ -1,25 +1,22 @@
 """The drill scorecard: an archived run like any other (``drill-scorecard``): an output notebook with
 the table (scenario, runbook, detected?, seconds, evidence links) and one finding per scenario, its
 offline HTML, both written once with their sha256, and a manifest entry (``runbook runs show|verify``
-read it as they read a notebook's run). No kernel runs: the notebook is assembled from the results.
+read it as they read a notebook's run). No kernel runs: the notebook is assembled from the results and
+archived by :func:`opslib.runner.execute.archive_notebook`, as a headless run is.
 """
 from __future__ import annotations
 
 import html
 import os
-import uuid
 from datetime import datetime
 from typing import Callable, Iterable
 
 import nbformat
 
-from .. import __version__
-from ..findings import Check, findings_bundle, overall_status
-from ..runner.archive import Archive, run_stem
-from ..runner.html import render_html
-from ..runner.manifest import EXIT_CODES, RunEntry
+from ..findings import Check, findings_bundle
+from ..runner.archive import Archive
+from ..runner.manifest import RunEntry
 from ..runner.scrub import Scrubber
-from ..runner.verify import sha256
 from .rehearse import DrillResult
 
 NOTEBOOK = "drill-scorecard"
@@ -84,30 +81,11 @@ def scorecard_notebook(results: list[DrillResult], *, archive: Archive, profile:
 def archive_scorecard(results: list[DrillResult], *, archive: Archive, profile: str, clock: Callable[[], datetime],
                       started: datetime | None = None, operator: dict | None = None, git_revision: str | None = None,
                       host: str = "", scrubber: Scrubber | None = None) -> RunEntry:
-    """Write the scorecard's notebook and HTML once into ``archive`` and append its manifest entry."""
-    scrub = scrubber or Scrubber()
-    run_id = uuid.uuid4().hex[:12]
+    """Archive the scorecard's notebook as a run of its own (the same path as a headless run's evidence)."""
+    from ..runner.execute import archive_notebook, new_run_id
     start = started or clock()
     nb = scorecard_notebook(results, archive=archive, profile=profile)
-    checks = [scenario_check(r) for r in results]
-    status = overall_status(checks)
-    nb.metadata["opslib_run"] = {"id": run_id, "notebook": NOTEBOOK, "profile": profile, "start": start.isoformat(),
-                                 "status": status, "incident_id": None}
-    nb = scrub.notebook(nb)
-    end = clock()
-    files = {}
-    stem = run_stem(start, NOTEBOOK, run_id)
-    for kind, data in (("ipynb", nbformat.writes(nb).encode()),
-                       ("html", render_html(nb, title=f"{NOTEBOOK} {run_id} ({status})").encode())):
-        rel = f"{stem}.{kind}"
-        files[kind] = {"rel": rel, "path": archive.write_once(rel, data), "sha256": sha256(data), "bytes": len(data)}
-    entry = RunEntry(
-        id=run_id, notebook=NOTEBOOK, notebook_path="", profile=profile,
-        parameters={"scenarios": [r.scenario for r in results]}, operator=scrub.obj(operator or {}), host=host,
-        git_revision=git_revision, opslib_version=__version__, start=start.isoformat(), end=end.isoformat(),
-        duration_seconds=round((end - start).total_seconds(), 3), status=status, exit_code=EXIT_CODES[status],
-        findings=[c.to_dict() for c in checks], files=files, archive=archive.location, job=NOTEBOOK,
-        bytes_added=sum(f["bytes"] for f in files.values()))
-    entry = RunEntry.from_dict(scrub.obj(entry.to_dict()))
-    archive.append_manifest(entry.to_dict())
-    return entry
+    return archive_notebook(nb, archive=archive, run_id=new_run_id(), name=NOTEBOOK, notebook_path="",
+                            profile=profile, parameters={"scenarios": [r.scenario for r in results]}, start=start,
+                            end=clock(), job=NOTEBOOK, operator=operator, git_revision=git_revision, host=host,
+                            scrubber=scrubber)
