@@ -3,19 +3,18 @@ status ``rejected`` | ``ignored`` | ``deduped`` | ``dropped`` | ``queued`` | ``r
 ``dry_run`` always True, the request (source, remote address, what it carried) in ``notes``."""
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 from datetime import datetime
 from typing import Any, Callable
 
 from ..actions.audit import AuditLog, AuditRecord, new_id
+from ..runner.context import host, local_user
 
 
 class DecisionLog:
     def __init__(self, log: AuditLog, profile: Any, clock: Callable[[], datetime]):
         self.log, self.profile, self.clock = log, profile, clock
-        self._operator = {"local_user": getpass.getuser(), "host": socket.gethostname(), "role": "runbook serve"}
+        self._operator = {"local_user": local_user(), "host": host(), "role": "runbook serve"}
 
     def record(self, decision: str, title: str, *, remote: str | None = None, run_id: str | None = None,
                reason: str | None = None, **details: Any) -> AuditRecord:
