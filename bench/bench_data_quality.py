@@ -28,7 +28,7 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from opslib import quality
+from opslib.sections import quality
 from opslib.sandbox.synthetic import build_warehouse
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from opslib.actions import apply, plan_undo
 from opslib.actions.cloudwatch import plan_alarm_sync
-from opslib.alerts import alarm_definition
+from opslib.sections.alerts import alarm_definition
 
 
 def test_seeded_alarms_match_the_rules(ops):

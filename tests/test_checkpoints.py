@@ -16,7 +16,7 @@ from opslib.actions import kinesis as kinesis_actions
 from opslib.aws import checkpoints
 from opslib.config import load_profile
 from opslib.errors import ActionFailed, ParameterError
-from opslib.incident import diagnostics
+from opslib.sections.incident import diagnostics
 from opslib.sandbox import synthetic_records
 from opslib.sandbox.state import SandboxState
 from test_actions_env import act_moto  # noqa: F401  (fixture: moto in a process of its own)

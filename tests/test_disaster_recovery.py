@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from opslib import disaster_recovery as dr
+from opslib.sections import disaster_recovery as dr
 from opslib.actions import AuditLog, Check, Plan, apply
 from opslib.actions import dynamodb as dynamodb_actions
-from opslib.disaster_recovery import restore
+from opslib.sections.disaster_recovery import restore
 from opslib.errors import ActionError, ParameterError
 from opslib.sandbox import metric_history, moto_gaps
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from opslib import escalation
+from opslib.sections import escalation
 from opslib.config import load_profile, parameters_dir
 from opslib.errors import ParameterError, ProfileError
 

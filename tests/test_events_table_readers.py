@@ -15,12 +15,13 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.pool import NullPool
 
-from opslib import connect, dashboards, maintenance, performance
+from opslib import connect
+from opslib.sections import dashboards, maintenance, performance
 from opslib.actions import backfill
 from opslib.actions.sql import plan_vacuum
 from opslib.config import parameters_dir
-from opslib.quality.table import EventsTable, reflect
-from opslib.security import compliance
+from opslib.sections.quality.table import EventsTable, reflect
+from opslib.sections.security import compliance
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 COLUMNS = {"event_id": "id", "user_id": "uid", "event_type": "kind", "event_timestamp": "occurred_at"}

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from opslib.actions.audit import AUDIT_DIR_ENV, AuditLog, AuditRecord, StepRecord, audit_dir
 from opslib.cli import main
-from opslib.postmortem import load_incident
+from opslib.sections.postmortem import load_incident
 from opslib.runner.archive import ARCHIVE_ENV, LocalArchive, open_archive
 from opslib.runner.execute import _audit_environment
 

@@ -1,4 +1,4 @@
-"""opslib.incident: parameters, symptoms, hints and remedies, on synthetic series and against the sandbox
+"""opslib.sections.incident: parameters, symptoms, hints and remedies, on synthetic series and against the sandbox
 (healthy, and with a bad deployment plus poison messages injected)."""
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from opslib import incident, performance
+from opslib.sections import incident, performance
 from opslib.actions import apply, plan_undo
 from opslib.actions import kinesis as kinesis_actions
 from opslib.actions.plan import Check as PreflightCheck
-from opslib.alerts import RuleResult
+from opslib.sections.alerts import RuleResult
 from opslib.errors import ParameterError
 
 T0 = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""Maintenance library (opslib.maintenance, opslib.certificates) against real servers: the sandbox's
+"""Maintenance library (opslib.sections.maintenance, opslib.sections.certificates) against real servers: the sandbox's
 embedded PostgreSQL (PostgreSQL 18, pg_stat_statements preloaded), the machine's PostgreSQL
 (``system_postgres``), moto's ACM over HTTP, PEM files and a local TLS socket."""
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from opslib import certificates, maintenance
+from opslib.sections import certificates, maintenance
 from opslib.actions import apply
 from opslib.actions.sql import plan_create_index, plan_vacuum
 from opslib.config import Profile, load_profile

@@ -10,7 +10,7 @@ import pytest
 import golden
 from runbook_cli import figures, findings, finish, output_notebook, start
 
-from opslib import disaster_recovery as dr
+from opslib.sections import disaster_recovery as dr
 from opslib.drills import DRILLS, judge
 from opslib.actions import AuditLog
 

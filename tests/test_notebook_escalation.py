@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import golden
-from opslib import postmortem
+from opslib.sections import postmortem
 from runbook_cli import figures, findings, finish, output_notebook
 
 pytestmark = pytest.mark.slow

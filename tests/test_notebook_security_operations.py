@@ -10,13 +10,13 @@ import sqlalchemy as sa
 import golden
 from runbook_cli import findings, output_notebook, run
 
-from opslib import security
+from opslib.sections import security
 from opslib.drills import DRILLS, judge
 from opslib.actions import AuditLog
 from opslib.actions.iam import key_status
 from opslib.actions.waf import ip_set_id
 from opslib.sandbox.faults import LEAKED_IP
-from opslib.security import compliance, response
+from opslib.sections.security import compliance, response
 
 pytestmark = pytest.mark.slow
 

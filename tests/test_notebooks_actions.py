@@ -10,7 +10,7 @@ from runbook_cli import finish, start
 from test_actions_env import snapshot
 
 from opslib.actions import AuditLog
-from opslib.alerts import alarm_definition
+from opslib.sections.alerts import alarm_definition
 from opslib.runner.catalog import discover
 
 pytestmark = pytest.mark.slow

@@ -13,13 +13,13 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from opslib import operations
+from opslib.sections import operations
 from opslib.actions import AuditLog, apply
 from opslib.actions import kinesis as kinesis_actions
 from opslib.actions.plan import Plan
 from opslib.errors import ParameterError
 from opslib.actions import backfill
-from opslib.operations import capacity_picture as cap_mod, deploy_service
+from opslib.sections.operations import capacity_picture as cap_mod, deploy_service
 
 
 @pytest.fixture

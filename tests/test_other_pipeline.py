@@ -167,7 +167,7 @@ def test_poison_messages_found_and_skipped_through_the_library(drill, tmp_path, 
     """The same drill without a kernel: the scan reads after the leases' checkpoints, the skip and its undo
     go through the lease counter."""
     from opslib.actions import apply, plan_undo
-    from opslib.incident import diagnostics, remedies
+    from opslib.sections.incident import diagnostics, remedies
     ops, inject = drill
     monkeypatch.setenv("OPSLIB_AUDIT_DIR", str(tmp_path / "audit"))
     poison = inject("poison-messages")

@@ -1,4 +1,4 @@
-"""Performance library (opslib.performance) against the sandbox: CloudWatch over HTTP, ECS task
+"""Performance library (opslib.sections.performance) against the sandbox: CloudWatch over HTTP, ECS task
 definitions, the embedded PostgreSQL, the Kinesis stream, the DuckDB warehouse."""
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from opslib import charts, performance
+from opslib import charts
+from opslib.sections import performance
 from opslib.sandbox import sql
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from opslib import postmortem
+from opslib.sections import postmortem
 from opslib.cli import run
 from opslib.errors import ParameterError
 from opslib.runner.archive import LocalArchive

@@ -25,7 +25,7 @@ from opslib.runner.archive import open_archive
 from opslib.runner.domains import Domain, check_domains, domains_from_metadata
 from opslib.runner.manifest import EXIT_CODES
 from opslib.runner.preflight import needs_of, preflight
-from opslib.services import service_checks
+from opslib.sections.services import service_checks
 
 PARAMETERS = Path(__file__).parent.parent / "parameters"
 CLI = [sys.executable, "-c", "from opslib.cli import run; run()"]
@@ -66,7 +66,7 @@ def test_unknown_ranks_between_warn_and_fail_and_exits_5():
 def test_service_that_could_not_be_read_is_unknown_not_failed():
     import pandas as pd
 
-    from opslib.services import COLUMNS
+    from opslib.sections.services import COLUMNS
     rows = [{"service": "api", "type": "ecs", "criticality": "critical", "status": "unknown",
              "detail": "could not read (access): ClientError: AccessDenied"},
             {"service": "proc", "type": "ecs", "criticality": "critical", "status": "down", "running": 0, "desired": 2,
@@ -267,7 +267,7 @@ def test_health_check_silence_is_not_seen_but_a_refusal_is():
 def test_ecs_service_whose_health_cannot_be_reached_is_unknown_not_down(monkeypatch):
     import pandas as pd
 
-    from opslib import services
+    from opslib.sections import services
     from opslib.health_checks import HealthResult
     prof = load_profile("sandbox")
     frame = pd.DataFrame([{"desired": 2, "running": 2, "pending": 0, "deployments": 1,

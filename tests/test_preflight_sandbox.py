@@ -13,7 +13,7 @@ import pytest
 from opslib.config import load_profile
 from opslib.connection import Ops
 from opslib.runner.preflight import preflight
-from opslib.services import service_checks, service_table
+from opslib.sections.services import service_checks, service_table
 
 from runbook_cli import findings, run
 

@@ -1,4 +1,4 @@
-"""opslib.quality: the rules on synthetic hourly frames, the SQL per dialect, and the queries run on a
+"""opslib.sections.quality: the rules on synthetic hourly frames, the SQL per dialect, and the queries run on a
 real DuckDB warehouse (built by the sandbox's generator) and on the sandbox's real PostgreSQL."""
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
-from opslib import charts, quality
+from opslib import charts
+from opslib.sections import quality
 from opslib.errors import ParameterError, QueryError
-from opslib.quality import queries as q
-from opslib.quality import rules
+from opslib.sections.quality import queries as q
+from opslib.sections.quality import rules
 from opslib.sandbox.synthetic import HOURLY_PROFILE, build_warehouse
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)      # a Wednesday

@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from opslib import quality
+from opslib.sections import quality
 from opslib.config import EVENT_COLUMNS
 from opslib.errors import ParameterError, ProfileError
-from opslib.quality import queries as q
-from opslib.quality import rules
-from opslib.quality.table import EventsTable, as_events, reflect, split_name
+from opslib.sections.quality import queries as q
+from opslib.sections.quality import rules
+from opslib.sections.quality.table import EventsTable, as_events, reflect, split_name
 
 NOW = datetime(2026, 11, 25, 12, 0)          # a Wednesday, naive UTC
 WIN = quality.window(NOW, hours=24)

@@ -10,13 +10,13 @@ import boto3
 import pandas as pd
 import pytest
 
-from opslib import incident, operations
+from opslib.sections import incident, operations
 from opslib.actions import route53
-from opslib.alerts import RuleResult
+from opslib.sections.alerts import RuleResult
 from opslib.config import Profile, load_profile
 from opslib.connection import Ops
-from opslib.disaster_recovery import failover
-from opslib.disaster_recovery.readiness import Readiness
+from opslib.sections.disaster_recovery import failover
+from opslib.sections.disaster_recovery.readiness import Readiness
 from opslib.errors import ParameterError
 
 T0 = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)
@@ -269,7 +269,7 @@ def test_common_operations_defaults_follow_the_roles():
 def test_unreadable_service_is_unknown_not_down():
     from botocore.exceptions import ClientError, EndpointConnectionError
 
-    from opslib import services
+    from opslib.sections import services
 
     errors = {"ecs": ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "Describe"),
               "lambda": EndpointConnectionError(endpoint_url="https://lambda.example.test"),

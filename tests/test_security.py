@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from opslib import security
+from opslib.sections import security
 from opslib.actions import apply
 from opslib.errors import ParameterError
-from opslib.security import activity, compliance, credentials, response
+from opslib.sections.security import activity, compliance, credentials, response
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 TRUSTED = ["10.0.0.0/8", "198.51.100.23/32"]

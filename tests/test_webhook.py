@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from opslib import alerts, webhook
+from opslib import webhook
+from opslib.sections import alerts
 from opslib.config import load_profile
 from opslib.sandbox.sns_signing import CertServer, SigningAuthority
 from opslib.webhook import pagerduty

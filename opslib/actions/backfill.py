@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..config import EVENT_COLUMNS
 from ..errors import ParameterError, QueryError
-from ..quality.table import EventsTable, as_events, for_source
+from ..sections.quality.table import EventsTable, as_events, for_source
 from . import kinds
 from .plan import Change, Plan
 

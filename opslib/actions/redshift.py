@@ -31,7 +31,7 @@ kinds.register("sql.redshift_keys", read=_read, execute=_execute)
 
 
 def plan_keys(ops: Any, advice: Any) -> Plan:
-    """``advice`` (table, diststyle, sortkey, statements: see :func:`opslib.performance.key_advice`) as a
+    """``advice`` (table, diststyle, sortkey, statements: see :func:`opslib.sections.performance.key_advice`) as a
     Plan on a Redshift warehouse; on any other warehouse an empty plan whose notes say the SQL is for
     review only."""
     engine = ops.warehouse

@@ -17,7 +17,7 @@ def _utcnow() -> datetime:
 
 
 def _incident(incident_id: str, archive_target: str | None, profile: str, audit: str | None, *, required: bool = True):
-    from ..postmortem import known_incidents, load_incident
+    from ..sections.postmortem import known_incidents, load_incident
     archive = _archive(archive_target, profile)
     incident = load_incident(incident_id, archive, audit_directory=audit)
     if required and not incident.entries:
@@ -28,7 +28,7 @@ def _incident(incident_id: str, archive_target: str | None, profile: str, audit:
 
 
 def _now(incident) -> datetime:
-    from ..escalation import evaluation_time
+    from ..sections.escalation import evaluation_time
     return evaluation_time(_utcnow(), [incident.last_evidence_at])[0]
 
 
@@ -53,7 +53,7 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="the timeline as JSON")
     def timeline_command(incident_id, archive_target, profile, audit, as_json):
         """Every run and audited action of INCIDENT_ID in time order, with status and failing findings."""
-        from ..postmortem import timeline, timeline_json
+        from ..sections.postmortem import timeline, timeline_json
         incident = _incident(incident_id, archive_target, profile, audit)
         if as_json:
             click.echo(timeline_json(incident))
@@ -76,8 +76,8 @@ def register(group: click.Group) -> None:
     def postmortem_command(incident_id, archive_target, profile, audit, severity, out, force):
         """A post-mortem draft (markdown) of INCIDENT_ID linked to the archived evidence, hashes verified."""
         from ..config import load_profile
-        from ..escalation import severities
-        from ..postmortem import draft
+        from ..sections.escalation import severities
+        from ..sections.postmortem import draft
         if severity is not None:
             allowed = severities(load_profile(profile))
             if severity not in allowed:
@@ -104,7 +104,7 @@ def register(group: click.Group) -> None:
     def escalation_command(incident_id, severity, started_at, archive_target, profile, audit, as_json):
         """Who must be engaged now for an incident of SEVERITY, and when the next escalation is due."""
         from ..config import load_profile
-        from ..escalation import assess, evaluation_time, parse_time
+        from ..sections.escalation import assess, evaluation_time, parse_time
         prof = load_profile(profile)
         incident = _incident(incident_id, archive_target, profile, audit) if incident_id else None
         now, note = evaluation_time(_utcnow(), [incident.last_evidence_at] if incident else [])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ..alerts import alarm_name
+from ..sections.alerts import alarm_name
 from ..aws.cloudwatch import metric_frame
 from ..errors import ParameterError
 from ..aws import checkpoints as checkpoint_layouts

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import alerts
+from ..sections import alerts
 from .events import AlarmEvent
 
 READ_ONLY = {"dry_run": True}     # the receiver never applies a remedy
