@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 
 from . import ecs as ecs_reads
+from . import kinesis as kinesis_reads
+from .arn import short_name
 from .access import blind_reason
 
 COLUMNS = ["region", "kind", "name", "state", "detail"]
@@ -17,7 +19,7 @@ def _rows_ecs(client: Any, region: str) -> list[dict]:
     rows = []
     clusters = [a for page in client.get_paginator("list_clusters").paginate() for a in page["clusterArns"]]
     for arn in clusters:
-        cluster = arn.rsplit("/", 1)[-1]
+        cluster = short_name(arn)
         rows.append({"region": region, "kind": "ecs-cluster", "name": cluster, "state": "ACTIVE", "detail": ""})
         for _, s in ecs_reads.services(client, cluster).iterrows():
             rows.append({"region": region, "kind": "ecs-service", "name": f"{cluster}/{s.service}",
@@ -30,7 +32,7 @@ def _rows_kinesis(client: Any, region: str) -> list[dict]:
     rows = []
     for page in client.get_paginator("list_streams").paginate():
         for name in page["StreamNames"]:
-            s = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+            s = kinesis_reads.stream_summary(client, name)
             rows.append({"region": region, "kind": "kinesis-stream", "name": name, "state": s["StreamStatus"],
                          "detail": f"{s['OpenShardCount']} shards, retention {s['RetentionPeriodHours']} h, "
                                    f"encryption {s.get('EncryptionType', 'NONE')}"})

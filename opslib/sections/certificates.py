@@ -23,6 +23,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 
+from ..aws.arn import short_name
 from ..errors import OpsError, ParameterError
 from ..findings import Check
 
@@ -252,7 +253,7 @@ def listener_expiry(elbv2: Any, acm: Any, *, now: datetime, region: str | None =
         if ":acm:" in arn:
             out.append(_describe_acm(acm, arn, now, tuple(listeners)))
         else:
-            out.append(CertStatus("acm", arn.rsplit("/", 1)[-1], "", None, None, arn=arn, unknown=True,
+            out.append(CertStatus("acm", short_name(arn), "", None, None, arn=arn, unknown=True,
                                   used_by=tuple(listeners),
                                   error=f"{arn} is not an ACM certificate: read it with aws iam get-server-certificate"))
     return out

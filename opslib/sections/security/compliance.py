@@ -17,7 +17,7 @@ from ...actions import Plan
 from ...actions.sql import plan_delete
 from ...errors import ParameterError
 from ...findings import Check
-from ..overview import retention_checks
+from ...retention import retention_checks
 
 GDPR_TABLES = ("events", "audit_logs")        # the tables holding a user_id, in both stores
 STORES = ("database", "warehouse")
@@ -40,7 +40,7 @@ def check_gdpr(user_id: Any, tables: Any) -> tuple[str | None, list[str]]:
 
 
 def _events_of(ops: Any, store: str, engine: sa.Engine | None = None):
-    from ..quality.table import for_source
+    from ...events_table import for_source
     return for_source(ops, store, engine)
 
 

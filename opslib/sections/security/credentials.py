@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from ...aws import s3 as s3_reads
 from ...errors import ParameterError
 from ...findings import Check
 
@@ -105,25 +106,24 @@ def _texts(key: str, body: bytes, max_bytes: int) -> Iterable[tuple[str, str]]:
 
 def scan_bucket(s3: Any, bucket: str, *, max_bytes: int, max_objects: int) -> tuple[list[dict], int, list[str]]:
     rows, skipped, n = [], [], 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            if n >= max_objects:
-                skipped.append(f"s3://{bucket}/: more than {max_objects} objects, the rest not read")
-                return rows, n, skipped
-            if obj["Size"] > max_bytes:
-                skipped.append(f"s3://{bucket}/{obj['Key']}: {obj['Size']} bytes > {max_bytes}")
-                continue
-            n += 1
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            try:
-                texts = list(_texts(obj["Key"], body, max_bytes))
-            except (OSError, zipfile.BadZipFile, EOFError) as exc:
-                skipped.append(f"s3://{bucket}/{obj['Key']}: unreadable ({exc})")
-                continue
-            for name, text in texts:
-                for kind, shown, key in find(text):
-                    rows.append({"where": "s3", "location": f"s3://{bucket}/{name}", "kind": kind, "value": shown,
-                                 "access_key_id": key})
+    for obj in s3_reads.objects(s3, bucket):
+        if n >= max_objects:
+            skipped.append(f"s3://{bucket}/: more than {max_objects} objects, the rest not read")
+            return rows, n, skipped
+        if obj["Size"] > max_bytes:
+            skipped.append(f"s3://{bucket}/{obj['Key']}: {obj['Size']} bytes > {max_bytes}")
+            continue
+        n += 1
+        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        try:
+            texts = list(_texts(obj["Key"], body, max_bytes))
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            skipped.append(f"s3://{bucket}/{obj['Key']}: unreadable ({exc})")
+            continue
+        for name, text in texts:
+            for kind, shown, key in find(text):
+                rows.append({"where": "s3", "location": f"s3://{bucket}/{name}", "kind": kind, "value": shown,
+                             "access_key_id": key})
     return rows, n, skipped
 
 
