@@ -94,6 +94,12 @@ def task_definition_revisions(ecs: Any, family: str, status: str = "ACTIVE") -> 
     return sorted(revs, reverse=True)
 
 
+def task_definition_families(ecs: Any, status: str = "ACTIVE") -> list[str]:
+    """Every task definition family with ``status`` (``list_task_definition_families``, paginated)."""
+    return [f for page in ecs.get_paginator("list_task_definition_families").paginate(status=status)
+            for f in page["families"]]
+
+
 def describe_task_definition(ecs: Any, task_definition: str) -> dict:
     """The task definition (``family:revision``, ``family`` for its latest ACTIVE revision, or an ARN)."""
     return ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]

@@ -43,7 +43,8 @@ def _rows_lambda(client: Any, region: str) -> list[dict]:
     rows = []
     for page in client.get_paginator("list_functions").paginate():
         for f in page["Functions"]:
-            aliases = client.list_aliases(FunctionName=f["FunctionName"])["Aliases"]
+            aliases = [a for page in client.get_paginator("list_aliases").paginate(FunctionName=f["FunctionName"])
+                       for a in page["Aliases"]]
             alias = ", ".join(f"{a['Name']}->{a['FunctionVersion']}" for a in aliases) or "no alias"
             rows.append({"region": region, "kind": "lambda-function", "name": f["FunctionName"],
                          "state": f.get("State", "Active"), "detail": f"{f['Runtime']}, {alias}"})

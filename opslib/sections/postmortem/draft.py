@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ...errors import ParameterError
 from ...findings import Check
 from ...runner.verify import FileCheck, verify_entries
 from .loader import Incident

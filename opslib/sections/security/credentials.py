@@ -14,7 +14,9 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from ...aws import ecs as ecs_reads
 from ...aws import s3 as s3_reads
+from ...aws.iam import access_keys as iam_keys
 from ...errors import ParameterError
 from ...findings import Check
 
@@ -78,14 +80,12 @@ def scan_lambda(lam: Any, region: str) -> tuple[list[dict], int]:
 def scan_task_definitions(ecs: Any, region: str) -> tuple[list[dict], int]:
     """The latest revision of every active task definition family (what a service would deploy next)."""
     rows, n = [], 0
-    for page in ecs.get_paginator("list_task_definition_families").paginate(status="ACTIVE"):
-        for family in page["families"]:
-            td = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
-            n += 1
-            for c in td.get("containerDefinitions", []):
-                env = {e["name"]: e.get("value", "") for e in c.get("environment", [])}
-                rows += _variables("ecs task definition",
-                                   f"{region} {family}:{td['revision']} {c['name']}", env)
+    for family in ecs_reads.task_definition_families(ecs, "ACTIVE"):
+        td = ecs_reads.describe_task_definition(ecs, family)
+        n += 1
+        for c in td.get("containerDefinitions", []):
+            env = {e["name"]: e.get("value", "") for e in c.get("environment", [])}
+            rows += _variables("ecs task definition", f"{region} {family}:{td['revision']} {c['name']}", env)
     return rows, n
 
 
@@ -138,18 +138,6 @@ def check_limits(max_bytes: Any, max_objects: Any) -> None:
     for name, value in (("max_object_bytes", max_bytes), ("max_objects", max_objects)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ParameterError(name, value, "a positive integer")
-
-
-def iam_keys(iam: Any) -> pd.DataFrame:
-    """Every access key of every IAM user: user, access_key_id, status, created."""
-    rows = []
-    for page in iam.get_paginator("list_users").paginate():
-        for user in page["Users"]:
-            for kp in iam.get_paginator("list_access_keys").paginate(UserName=user["UserName"]):
-                for k in kp["AccessKeyMetadata"]:
-                    rows.append({"user": user["UserName"], "access_key_id": k["AccessKeyId"], "status": k["Status"],
-                                 "created": pd.Timestamp(k["CreateDate"]).tz_convert("UTC")})
-    return pd.DataFrame(rows, columns=["user", "access_key_id", "status", "created"])
 
 
 def scan(ops: Any, *, buckets: Sequence[str] | None = None, max_bytes: int = 1_000_000, max_objects: int = 500,
