@@ -1,6 +1,6 @@
 """ARN and resource-id names: the one place that takes an ARN (or a path-like id) apart.
 
-``arn:aws:ecs:us-east-1:123456789012:task-definition/event-ingestion-api:24`` -> ``event-ingestion-api:24``;
+``arn:aws:ecs:us-east-1:123456789012:task-definition/my-family:24`` -> ``my-family:24``;
 ``/hostedzone/Z123`` -> ``Z123``. A name without a ``/`` is returned as it is, so a caller may pass either."""
 from __future__ import annotations
 
@@ -20,8 +20,3 @@ def family_revision(task_definition_arn: str) -> tuple[str, int]:
     family, rev = short_name(task_definition_arn).rsplit(":", 1)
     return family, int(rev)
 
-
-def resource_type(arn: str) -> str:
-    """The resource part's type: ``task-definition`` of ``arn:aws:ecs:...:task-definition/x:1``."""
-    resource = arn.split(":", 5)[-1]
-    return resource.split("/", 1)[0] if "/" in resource else resource.split(":", 1)[0]
