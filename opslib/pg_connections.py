@@ -13,8 +13,6 @@ from .findings import Check
 
 
 @dataclass(frozen=True)
-
-
 class ConnectionUsage:
     in_use: int                       # client backends now (pg_stat_activity), not counting this one
     max_connections: int

@@ -12,8 +12,6 @@ from ...errors import QueryError
 
 
 @dataclass(frozen=True)
-
-
 class KeyAdvice:
     table: str
     rows: int

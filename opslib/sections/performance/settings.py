@@ -14,8 +14,6 @@ __all__ = ["RUNBOOK_SETTINGS", "Setting", "service_environments", "settings_chec
 
 
 @dataclass(frozen=True)
-
-
 class Setting:
     label: str
     runbook: Any

@@ -21,8 +21,6 @@ __all__ = ["REQUIRED", "BatchRecommendation", "BatchResult", "batch_check", "mea
 
 
 @dataclass
-
-
 class BatchResult:
     valid: int = 0
     invalid: int = 0
@@ -93,8 +91,6 @@ def measure_batch_settings(records: Sequence[bytes], *, batch_sizes: Iterable[in
 
 
 @dataclass(frozen=True)
-
-
 class BatchRecommendation:
     batch_size: int
     workers: int
