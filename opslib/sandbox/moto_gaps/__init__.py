@@ -1,6 +1,6 @@
 """Extensions of moto's in-process backends that close the gaps of moto 5.2 the runbooks run into (each
-module says which, as measured against moto 5.2; the README's "sandbox" section lists them too), one module
-per service, as moto lays out its own:
+module's docstring says which gap, and what moto 5.2 does instead), one module per service, as moto lays
+out its own:
 
 - :mod:`.cloudwatch`: percentiles, an index behind the metric reads, metric math arithmetic;
 - :mod:`.cloudtrail`: ``LookupEvents`` over an event store fed by :func:`add_events`;
