@@ -1,5 +1,5 @@
-"""Elastic Load Balancing (v2) reads: target groups by name and the health of their targets. Clients are
-passed in."""
+"""Elastic Load Balancing (v2) reads: target groups by name and the health of their targets, the certificates
+the listeners serve. Clients are passed in."""
 from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
@@ -27,3 +27,17 @@ def health_counts(elb: Any, target_group_arns: Iterable[str]) -> dict[str, int]:
             state = d["TargetHealth"]["State"]
             counts[state] = counts.get(state, 0) + 1
     return counts
+
+
+def listener_certificate_arns(elbv2: Any) -> Iterator[tuple[dict, dict, list[str]]]:
+    """(load balancer, listener, certificate ARNs) for every listener of every load balancer (paginated): its
+    default certificate and, for HTTPS/TLS listeners, the SNI certificates too."""
+    for page in elbv2.get_paginator("describe_load_balancers").paginate():
+        for lb in page["LoadBalancers"]:
+            for lpage in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb["LoadBalancerArn"]):
+                for listener in lpage["Listeners"]:
+                    arns = [c["CertificateArn"] for c in listener.get("Certificates", [])]
+                    if listener.get("Protocol") in ("HTTPS", "TLS"):
+                        arns += [c["CertificateArn"] for c in elbv2.describe_listener_certificates(
+                            ListenerArn=listener["ListenerArn"]).get("Certificates", [])]
+                    yield lb, listener, list(dict.fromkeys(arns))
