@@ -20,7 +20,7 @@ from opslib.sections import dashboards, maintenance, performance
 from opslib.actions import backfill
 from opslib.actions.sql import plan_vacuum
 from opslib.config import parameters_dir
-from opslib.sections.quality.table import EventsTable, reflect
+from opslib.events_table import EventsTable, reflect
 from opslib.sections.security import compliance
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

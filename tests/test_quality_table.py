@@ -19,7 +19,7 @@ from opslib.config import EVENT_COLUMNS
 from opslib.errors import ParameterError, ProfileError
 from opslib.sections.quality import queries as q
 from opslib.sections.quality import rules
-from opslib.sections.quality.table import EventsTable, as_events, reflect, split_name
+from opslib.events_table import EventsTable, as_events, reflect, split_name
 
 NOW = datetime(2026, 11, 25, 12, 0)          # a Wednesday, naive UTC
 WIN = quality.window(NOW, hours=24)

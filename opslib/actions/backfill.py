@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import sqlalchemy as sa
 
+from ..aws import s3 as s3_reads
 from ..config import EVENT_COLUMNS
 from ..errors import ParameterError, QueryError
-from ..sections.quality.table import EventsTable, as_events, for_source
+from ..events_table import EventsTable, as_events, for_source
 from . import kinds
 from .plan import Change, Plan
 
@@ -51,10 +52,9 @@ def list_day_objects(s3, bucket: str, prefix: str, *, page_size: int = 1000) -> 
     """Every object under ``prefix`` and the number of pages it took (``list_objects_v2`` returns at most
     1,000 keys a call: the runbook's single call misses the rest)."""
     objects, pages = [], 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
-                                                              PaginationConfig={"PageSize": page_size}):
+    for page in s3_reads.object_pages(s3, bucket, prefix, page_size=page_size):
         pages += 1
-        objects.extend({"key": o["Key"], "size": o["Size"]} for o in page.get("Contents", []))
+        objects.extend({"key": o["Key"], "size": o["Size"]} for o in page)
     return objects, pages
 
 

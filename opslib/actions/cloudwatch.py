@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..sections.alerts import alarm_definition
+from ..aws.alarms import alarm_definition
 from . import kinds
 from .plan import Change, Plan
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ..aws.arn import short_name
 from ..errors import ActionError
 from . import kinds
 from ._cli import aws
@@ -95,7 +96,7 @@ def plan_test_restore(ops: "Ops", *, now: datetime, backup_arn: str | None = Non
                     target=table, region=region, undo=undo, meta={"source_table": table},
                     note="deleted again right after its items are counted, even when the comparison fails")
     return Plan(f"test restore of {table}", [change], ops,
-                [f"restores {backup_arn.rsplit('/', 1)[-1]} into the scratch table {scratch}, compares item counts "
+                [f"restores {short_name(backup_arn)} into the scratch table {scratch}, compares item counts "
                  f"with the backup, then deletes {scratch} (a second audited step)"])
 
 

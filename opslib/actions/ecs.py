@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from ..aws import arn
+from ..aws import ecs as ecs_reads
 from ..errors import ActionError, ParameterError
 from . import kinds
 from ._cli import aws
@@ -24,16 +26,15 @@ def _cluster(ops: "Ops", cluster: str | None, region: str) -> str:
 
 
 def describe_service(ops: "Ops", cluster: str, service: str, region: str = "primary") -> dict:
-    resp = ops.client("ecs", region).describe_services(cluster=cluster, services=[service])
-    found = [s for s in resp.get("services", []) if s.get("status") == "ACTIVE"]
-    if not found:
+    """The ACTIVE service (:func:`opslib.aws.ecs.describe_service`); none is a ParameterError naming it."""
+    found = ecs_reads.describe_service(ops.client("ecs", region), cluster, service)
+    if found is None:
         raise ParameterError("service", service, f"an ACTIVE service of cluster {cluster} in {ops.region(region)}")
-    return found[0]
+    return found
 
 
-def short_task_definition(arn: str) -> str:
-    """``arn:aws:ecs:...:task-definition/<family>:24`` -> ``<family>:24``."""
-    return arn.rsplit("/", 1)[-1]
+#: ``arn:aws:ecs:...:task-definition/<family>:24`` -> ``<family>:24`` (:func:`opslib.aws.arn.task_definition`)
+short_task_definition = arn.task_definition
 
 
 # -- desired count ---------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def _taskdef_change(ops: "Ops", cluster: str, service: str, current: str, new: s
 def resolve_task_definition(ops: "Ops", task_definition: str, region: str = "primary") -> str:
     """``family:revision`` of an existing task definition (``family`` alone means its latest ACTIVE)."""
     try:
-        td = ops.client("ecs", region).describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+        td = ecs_reads.describe_task_definition(ops.client("ecs", region), task_definition)
     except ClientError as exc:
         raise ParameterError("task_definition", task_definition,
                              f"a registered task definition (family:revision) in {ops.region(region)}") from exc
@@ -113,8 +114,8 @@ def plan_rollback(ops: "Ops", service: str, *, to: str | None = None, cluster: s
     cluster = _cluster(ops, cluster, region)
     if to is None:
         current = short_task_definition(describe_service(ops, cluster, service, region)["taskDefinition"])
-        family, rev = current.rsplit(":", 1)
-        older = [r for r in active_revisions(ops, family, region) if r < int(rev)]
+        family, rev = arn.family_revision(current)
+        older = [r for r in active_revisions(ops, family, region) if r < rev]
         if not older:
             raise ActionError(f"{service} runs {current} and no older ACTIVE revision of {family} exists")
         to = f"{family}:{older[0]}"
@@ -125,7 +126,7 @@ def plan_debug(ops: "Ops", service: str, *, cluster: str | None = None, region: 
     """Switch to the latest ``<family>-debug`` task definition (the runbook's ``<service>:debug`` is not
     a valid revision: revisions are numbers)."""
     cluster = _cluster(ops, cluster, region)
-    family = short_task_definition(describe_service(ops, cluster, service, region)["taskDefinition"]).rsplit(":", 1)[0]
+    family, _ = arn.family_revision(describe_service(ops, cluster, service, region)["taskDefinition"])
     plan = plan_task_definition(ops, service, f"{family}-debug", cluster=cluster, region=region,
                                 title=f"debug logging for {service}")
     plan.notes.append(f"the runbook's `--task-definition {family}:debug` is not valid (a revision is a number); "
@@ -244,11 +245,7 @@ REGISTER_KEYS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "co
 
 def family_revisions(ops: "Ops", family: str, status: str, region: str = "primary") -> list[int]:
     """The revisions of exactly ``family`` with ``status`` (``ACTIVE`` or ``INACTIVE``), newest first."""
-    pages = ops.client("ecs", region).get_paginator("list_task_definitions").paginate(
-        familyPrefix=family, status=status, sort="DESC")
-    revs = [int(rev) for page in pages for fam, rev in
-            (short_task_definition(a).rsplit(":", 1) for a in page["taskDefinitionArns"]) if fam == family]
-    return sorted(revs, reverse=True)
+    return ecs_reads.task_definition_revisions(ops.client("ecs", region), family, status)
 
 
 def container_summary(definitions: list[dict]) -> dict:
@@ -294,7 +291,7 @@ def plan_image(ops: "Ops", service: str, image: str, *, cluster: str | None = No
     Environment values and secrets are copied to the new revision but never shown nor recorded."""
     cluster = _cluster(ops, cluster, region)
     running = short_task_definition(describe_service(ops, cluster, service, region)["taskDefinition"])
-    td = ops.client("ecs", region).describe_task_definition(taskDefinition=running)["taskDefinition"]
+    td = ecs_reads.describe_task_definition(ops.client("ecs", region), running)
     family = td["family"]
     params = {k: td[k] for k in REGISTER_KEYS if td.get(k) not in (None, [], {})}
     params["containerDefinitions"] = [dict(c) for c in td["containerDefinitions"]]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from ..aws import checkpoints
+from ..aws import kinesis as kinesis_reads
 from ..errors import ParameterError
 from . import kinds
 from ._cli import aws
@@ -23,7 +24,7 @@ def _stream(ops: "Ops", stream: str | None, region: str) -> str:
 
 def summary(ops: "Ops", stream: str, region: str = "primary") -> dict:
     try:
-        return ops.client("kinesis", region).describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        return kinesis_reads.stream_summary(ops.client("kinesis", region), stream)
     except ClientError as exc:
         raise ParameterError("stream", stream, f"an existing Kinesis stream in {ops.region(region)}") from exc
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
+from ..aws.arn import short_name
 from ..errors import ParameterError
 from . import ecs, kinds, kinesis
 from ._cli import aws
@@ -29,7 +30,7 @@ def zone_id(ops: "Ops", zone: str) -> str:
     r53 = ops.client("route53")
     for hz in r53.list_hosted_zones_by_name(DNSName=zone)["HostedZones"]:
         if _name(hz["Name"]) == _name(zone):
-            return hz["Id"].rsplit("/", 1)[-1]
+            return short_name(hz["Id"])
     raise ParameterError("hosted_zone", zone, "a hosted zone of this account")
 
 

@@ -74,7 +74,7 @@ def plan_vacuum(ops: "Ops", table: str | None = None, *, analyze: bool = True, d
     """``VACUUM [ANALYZE] table`` (outside a transaction; the runbook's cron line as a reviewed action).
     ``table`` None: the profile's events table of ``database`` (``databases.<database>.events_table``)."""
     if table is None:
-        from ..sections.quality.table import for_source
+        from ..events_table import for_source
         table = for_source(ops, database, reflected=False).display
     engine = _engine(ops, database)
     statement = f"VACUUM {'ANALYZE ' if analyze else ''}{_quoted(engine, table, 'table')}"

@@ -47,3 +47,19 @@ def alarms_in_alarm(cw: Any) -> pd.DataFrame:
             rows.append({"alarm": a["AlarmName"], "metric": f"{a.get('Namespace')}/{a.get('MetricName')}",
                          "since": a.get("StateUpdatedTimestamp"), "reason": a.get("StateReason")})
     return pd.DataFrame(rows, columns=["alarm", "metric", "since", "reason"])
+
+
+def share(count: pd.Series, total: pd.Series) -> pd.Series:
+    """``count / total`` per period (the 5xx share of requests): a period without ``count`` data counts 0,
+    one without ``total`` (or a total of 0) is NaN, not a share."""
+    return count.fillna(0) / total.where(total > 0)
+
+
+def window_share(cw: Any, count: Any, total: Any, start: datetime, end: datetime, period_s: int = 60
+                 ) -> tuple[float, float, float | None]:
+    """(sum of ``count``, sum of ``total``, their ratio or None without a total) over [start, end): the 5xx
+    share of requests over a window, with Sum statistics."""
+    frame = metric_frame(cw, {"count": count, "total": total}, start, end, period_s,
+                         stats={"count": "Sum", "total": "Sum"})
+    n, of = float(frame["count"].sum()), float(frame["total"].sum())
+    return n, of, (n / of if of else None)

@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 
 from . import ecs as ecs_reads
+from . import kinesis as kinesis_reads
+from .arn import short_name
 from .access import blind_reason
 
 COLUMNS = ["region", "kind", "name", "state", "detail"]
@@ -17,7 +19,7 @@ def _rows_ecs(client: Any, region: str) -> list[dict]:
     rows = []
     clusters = [a for page in client.get_paginator("list_clusters").paginate() for a in page["clusterArns"]]
     for arn in clusters:
-        cluster = arn.rsplit("/", 1)[-1]
+        cluster = short_name(arn)
         rows.append({"region": region, "kind": "ecs-cluster", "name": cluster, "state": "ACTIVE", "detail": ""})
         for _, s in ecs_reads.services(client, cluster).iterrows():
             rows.append({"region": region, "kind": "ecs-service", "name": f"{cluster}/{s.service}",
@@ -30,7 +32,7 @@ def _rows_kinesis(client: Any, region: str) -> list[dict]:
     rows = []
     for page in client.get_paginator("list_streams").paginate():
         for name in page["StreamNames"]:
-            s = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+            s = kinesis_reads.stream_summary(client, name)
             rows.append({"region": region, "kind": "kinesis-stream", "name": name, "state": s["StreamStatus"],
                          "detail": f"{s['OpenShardCount']} shards, retention {s['RetentionPeriodHours']} h, "
                                    f"encryption {s.get('EncryptionType', 'NONE')}"})
@@ -41,7 +43,8 @@ def _rows_lambda(client: Any, region: str) -> list[dict]:
     rows = []
     for page in client.get_paginator("list_functions").paginate():
         for f in page["Functions"]:
-            aliases = client.list_aliases(FunctionName=f["FunctionName"])["Aliases"]
+            aliases = [a for page in client.get_paginator("list_aliases").paginate(FunctionName=f["FunctionName"])
+                       for a in page["Aliases"]]
             alias = ", ".join(f"{a['Name']}->{a['FunctionVersion']}" for a in aliases) or "no alias"
             rows.append({"region": region, "kind": "lambda-function", "name": f["FunctionName"],
                          "state": f.get("State", "Active"), "detail": f"{f['Runtime']}, {alias}"})

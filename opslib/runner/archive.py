@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
 
+from ..aws import s3 as s3_reads
 from ..errors import EvidenceError
 
 DEFAULT_ARCHIVE = "runs"
@@ -285,12 +286,9 @@ class S3Archive(Archive):
                                 f"{exc.response.get('Error', {}).get('Code')}") from exc
 
     def _keys(self, rel_prefix: str = "") -> list[str]:
-        paginator = self.client.get_paginator("list_objects_v2")
         prefix = self._key(rel_prefix) if rel_prefix else (f"{self.prefix}/" if self.prefix else "")
-        keys: list[str] = []
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+            keys = [obj["Key"] for obj in s3_reads.objects(self.client, self.bucket, prefix)]
         except ClientError as exc:
             raise EvidenceError(f"cannot list {self.location}: {exc.response.get('Error', {}).get('Code')}") from exc
         return sorted(keys)

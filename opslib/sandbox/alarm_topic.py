@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..sections.alerts import alarm_name
+from ..aws.alarms import alarm_name
 
 DEFAULT_TOPIC = "pagerduty"
 

@@ -34,6 +34,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.moto_api._internal import mock_random
 
+from ..aws.arn import short_name
 from ..errors import SandboxError
 from .health import HealthProblem, health_fault
 
@@ -169,7 +170,7 @@ def install_patches() -> None:
         found = original_list_tasks(self, cluster_str, container_instance, family, started_by, None,
                                     desiredStatus or "RUNNING")
         if service_name:
-            group = f"service:{service_name.split('/')[-1]}"
+            group = f"service:{short_name(service_name)}"
             found = [t for t in found if t.group == group]
         return found
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ..sections.alerts import alarm_name
+from ..aws.alarms import alarm_name
+from ..aws.arn import short_name
 from ..aws.cloudwatch import metric_frame
 from ..errors import ParameterError
 from ..aws import checkpoints as checkpoint_layouts
@@ -129,7 +130,7 @@ def _deploy_new_revision(sb: Any, service: str) -> str:
     ecs.update_service(cluster=sb.profile.ecs.cluster, service=service, taskDefinition=arn)
     sb.scheduler.settle()
     _backdate_deployment(sb, service, arn, sb.now - timedelta(minutes=20, seconds=30))
-    return arn.rsplit("/", 1)[-1]
+    return short_name(arn)
 
 
 def _backdate_deployment(sb: Any, service: str, td_arn: str, when: datetime) -> None:

@@ -438,7 +438,7 @@ def _logs(sb: Any, rng: random.Random) -> None:
 
 def _alarms(sb: Any) -> None:
     """One CloudWatch alarm per alert rule (as the Monitoring runbook's alarm sync would create), all OK."""
-    from ..sections.alerts import alarm_definition
+    from ..aws.alarms import alarm_definition
     cw = sb.client("cloudwatch")
     for rule in sb.profile.alerts:
         params = alarm_definition(sb.profile, rule, region=sb.region("primary"), account=sb.account_id)

@@ -23,6 +23,8 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 
+from ..aws import elb as elb_reads
+from ..aws.arn import short_name
 from ..errors import OpsError, ParameterError
 from ..findings import Check
 
@@ -205,27 +207,14 @@ def listener_certificates(elbv2: Any) -> dict[str, list[str]]:
     """Certificate ARN -> the listeners serving it (``<load balancer>:<port>``), from every load balancer's
     listeners: their default certificate and, for HTTPS/TLS listeners, the SNI certificates too."""
     out: dict[str, list[str]] = {}
-    for lb, listener, arns in _listeners(elbv2):
+    for lb, listener, arns in elb_reads.listener_certificate_arns(elbv2):
         for arn in arns:
             out.setdefault(arn, []).append(f"{lb['LoadBalancerName']}:{listener.get('Port')}")
     return out
 
 
-def _listeners(elbv2: Any) -> Iterable[tuple[dict, dict, list[str]]]:
-    """(load balancer, listener, certificate ARNs) for every listener of every load balancer."""
-    for page in elbv2.get_paginator("describe_load_balancers").paginate():
-        for lb in page["LoadBalancers"]:
-            for lpage in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb["LoadBalancerArn"]):
-                for listener in lpage["Listeners"]:
-                    arns = [c["CertificateArn"] for c in listener.get("Certificates", [])]
-                    if listener.get("Protocol") in ("HTTPS", "TLS"):
-                        arns += [c["CertificateArn"] for c in elbv2.describe_listener_certificates(
-                            ListenerArn=listener["ListenerArn"]).get("Certificates", [])]
-                    yield lb, listener, list(dict.fromkeys(arns))
-
-
 def _describe_acm(acm: Any, arn: str, now: datetime, used_by: tuple[str, ...]) -> CertStatus:
-    source = f"acm:{arn.rsplit('/', 1)[-1]}"
+    source = f"acm:{short_name(arn)}"
     try:
         cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
     except (ClientError, BotoCoreError) as exc:
@@ -252,7 +241,7 @@ def listener_expiry(elbv2: Any, acm: Any, *, now: datetime, region: str | None =
         if ":acm:" in arn:
             out.append(_describe_acm(acm, arn, now, tuple(listeners)))
         else:
-            out.append(CertStatus("acm", arn.rsplit("/", 1)[-1], "", None, None, arn=arn, unknown=True,
+            out.append(CertStatus("acm", short_name(arn), "", None, None, arn=arn, unknown=True,
                                   used_by=tuple(listeners),
                                   error=f"{arn} is not an ACM certificate: read it with aws iam get-server-certificate"))
     return out
@@ -385,7 +374,7 @@ class RenewalPlan:
 
 def listeners_using(elbv2: Any, certificate_arn: str) -> list[str]:
     """ARNs of the load balancer listeners that serve ``certificate_arn``."""
-    return [listener["ListenerArn"] for _, listener, arns in _listeners(elbv2) if certificate_arn in arns]
+    return [listener["ListenerArn"] for _, listener, arns in elb_reads.listener_certificate_arns(elbv2) if certificate_arn in arns]
 
 
 def renewal_plan(statuses: list[CertStatus], *, warn_days: int = WARN_DAYS, fail_days: int = FAIL_DAYS,

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from ..aws.cloudwatch import metric_frame
+from ..aws.cloudwatch import metric_frame, share
 from ..findings import Check
 
 
@@ -20,9 +20,8 @@ def system_health(ops: Any, *, hours: float = 24, now: datetime | None = None, p
                        {k: m[k] for k in ("requests", "http_5xx", "latency_ms", "iterator_age_ms")},
                        now - timedelta(hours=hours), now, period_s,
                        stats={"requests": "Sum", "http_5xx": "Sum", "latency_ms": "p99", "iterator_age_ms": "Maximum"})
-    requests = raw["requests"].where(raw["requests"] > 0)
     out = pd.DataFrame(index=raw.index)
-    out["error_rate"] = raw["http_5xx"].fillna(0) / requests
+    out["error_rate"] = share(raw["http_5xx"], raw["requests"])
     out["success_rate"] = 1 - out["error_rate"]
     out["p99_latency_ms"] = raw["latency_ms"]
     out["lag_seconds"] = raw["iterator_age_ms"] / 1000
@@ -67,7 +66,7 @@ def daily_activity(engine: sa.Engine, *, days: int = 14, now: datetime, table: A
     profile's events table (:func:`opslib.sections.quality.events_table`; default ``events`` reflected here); a
     column it lacks (user_id, revenue) leaves its measure empty (NaN), never a failed query. Without an
     event_timestamp there is nothing to aggregate: an empty frame whose ``attrs['missing']`` says why."""
-    from .quality.table import as_events, reflect
+    from ..events_table import as_events, reflect
     events = as_events(table)
     if not events.reflected:
         events = reflect(engine, events)

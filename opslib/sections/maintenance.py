@@ -155,9 +155,9 @@ class IndexCoverage:
 
 def index_coverage(engine: sa.Engine, table: Any = None,
                    columns: Iterable[str] = ("user_id", "event_timestamp")) -> IndexCoverage:
-    """Indexes of the events table (``table``: an :class:`~opslib.sections.quality.table.EventsTable`, a name, or None
+    """Indexes of the events table (``table``: an :class:`~opslib.events_table.EventsTable`, a name, or None
     for ``events``) whose leading columns are ``columns`` (runbook names, mapped to the table's own)."""
-    from .quality.table import as_events, reflect
+    from ..events_table import as_events, reflect
     events = as_events(table)
     if not events.reflected:
         events = reflect(engine, events)

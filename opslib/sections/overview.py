@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..aws.inventory import missing, region_inventory
 from ..findings import Check
+from ..retention import retention_checks  # noqa: F401 - the notebook calls overview.retention_checks
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def key_metrics(ops: Any, *, hours: float = 24, now: Any = None) -> pd.DataFrame
     from datetime import timedelta
 
     from ..aws.access import blind_reason, describe
-    from ..aws.cloudwatch import metric_frame
+    from ..aws.cloudwatch import metric_frame, share
     now = now or ops.now()
     m = ops.profile.metrics
     try:
@@ -135,8 +136,7 @@ def key_metrics(ops: Any, *, hours: float = 24, now: Any = None) -> pd.DataFrame
         return empty
     out = pd.DataFrame(index=frame.index)
     out["events_per_second"] = frame["incoming_records"] / 60
-    requests = frame["requests"].where(frame["requests"] > 0)
-    out["availability"] = 1 - frame["http_5xx"].fillna(0) / requests
+    out["availability"] = 1 - share(frame["http_5xx"], frame["requests"])
     return out
 
 
@@ -173,33 +173,3 @@ def metric_checks(ops: Any, frame: pd.DataFrame, *, recent_minutes: int = 15) ->
         checks.append(status("availability", f"{overall:.4%} over the window (SLA {t.availability_sla:.1%})",
                              availability=round(overall, 6), sla=t.availability_sla))
     return checks
-
-
-def retention_checks(ops: Any) -> list[Check]:
-    """The events buckets' lifecycle rules against 7 days hot / 90 days warm / 2 years cold."""
-    r = ops.profile.targets.retention
-    s3 = ops.client("s3")
-    bucket = ops.profile.s3.events_bucket
-    try:
-        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    except Exception as exc:  # noqa: BLE001 - sorted below: could not see, or the bucket's answer
-        from ..aws.access import blind_reason, describe
-        if blind_reason(exc):
-            return [Check.unknown("retention", f"{bucket}: {describe(exc)}")]
-        if not isinstance(exc, s3.exceptions.ClientError):
-            raise
-        return [Check.fail("retention", f"{bucket}: no lifecycle configuration ({exc.response['Error']['Code']}); "
-                           f"objects are never tiered or expired")]
-    enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]
-    transitions = {t["StorageClass"]: t["Days"] for rule in enabled for t in rule.get("Transitions", [])}
-    expiration = next((rule["Expiration"]["Days"] for rule in enabled if "Days" in rule.get("Expiration", {})), None)
-    warm = transitions.get("STANDARD_IA") or transitions.get("INTELLIGENT_TIERING")
-    cold = transitions.get("GLACIER") or transitions.get("DEEP_ARCHIVE") or transitions.get("GLACIER_IR")
-    found = {"warm_after_days": warm, "cold_after_days": cold, "expire_after_days": expiration}
-    expected = {"warm_after_days": r.hot_days, "cold_after_days": r.warm_days, "expire_after_days": r.cold_days}
-    wrong = {k: (found[k], v) for k, v in expected.items() if found[k] != v}
-    if wrong:
-        text = ", ".join(f"{k} is {f} (expected {e})" for k, (f, e) in wrong.items())
-        return [Check.warn("retention", f"{bucket}: {text}", **found)]
-    return [Check.ok("retention", f"{bucket}: hot {r.hot_days} d, warm until {r.warm_days} d, "
-                     f"cold until {r.cold_days} d", **found)]

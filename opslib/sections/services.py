@@ -54,8 +54,9 @@ def _lambda_row(ops: Any, svc: Any) -> dict:
 
 
 def _emr_row(ops: Any, svc: Any) -> dict:
-    clusters = ops.client("emr").list_clusters(ClusterStates=["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"])
-    mine = [c for c in clusters["Clusters"] if c["Name"] == svc.name]
+    pages = ops.client("emr").get_paginator("list_clusters").paginate(
+        ClusterStates=["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"])
+    mine = [c for page in pages for c in page["Clusters"] if c["Name"] == svc.name]
     if not mine:
         return {"status": "down", "detail": f"no active EMR cluster named {svc.name}"}
     return {"status": "up", "version": mine[0]["Id"], "detail": f"cluster {mine[0]['Status']['State']}"}

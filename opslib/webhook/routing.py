@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..sections import alerts
+from ..aws import alarms
 from .events import AlarmEvent
 
 READ_ONLY = {"dry_run": True}     # the receiver never applies a remedy
@@ -54,12 +54,12 @@ def rule_for(profile: Any, name: str) -> Any | None:
     wanted = _norm(name)
     rules = list(profile.alerts)
     for rule in rules:
-        if wanted in (alerts.alarm_name(rule), _norm(rule.name)):
+        if wanted in (alarms.alarm_name(rule), _norm(rule.name)):
             return rule
-    inside = [r for r in rules if alerts.alarm_name(r) in wanted or _norm(r.name) in wanted]
+    inside = [r for r in rules if alarms.alarm_name(r) in wanted or _norm(r.name) in wanted]
     if len(inside) > 1:       # the longest name wins ("API Down" inside "API Down Region" is not the rule)
-        inside.sort(key=lambda r: len(alerts.alarm_name(r)), reverse=True)
-        if len(alerts.alarm_name(inside[0])) == len(alerts.alarm_name(inside[1])):
+        inside.sort(key=lambda r: len(alarms.alarm_name(r)), reverse=True)
+        if len(alarms.alarm_name(inside[0])) == len(alarms.alarm_name(inside[1])):
             return None
     return inside[0] if inside else None
 
@@ -92,7 +92,7 @@ def plan(profile: Any, event: AlarmEvent, *, now: datetime, parameters_of) -> Tr
 
     ``parameters_of(notebook)`` gives the notebook's declared parameters and defaults."""
     rule = rule_for(profile, event.name)
-    found = alerts.runbook_for(rule) if rule is not None else None
+    found = alarms.runbook_for(rule) if rule is not None else None
     if found is None:
         return None
     notebook, params = found

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ...actions import dynamodb as dynamodb_actions
+from ...aws import s3 as s3_reads
 from ...findings import Check
 
 if TYPE_CHECKING:
@@ -26,12 +27,12 @@ def s3_backups(ops: "Ops", *, now: datetime, bucket: str | None = None, prefix: 
     """The runbook's ``aws s3 ls s3://<backups bucket>/daily/YYYY/MM/DD/`` for the last ``days`` days:
     one row per day with its objects, bytes and age (hours since the start of that day)."""
     bucket = bucket or ops.profile.s3.backups_bucket
-    paginator = ops.client("s3").get_paginator("list_objects_v2")
+    s3 = ops.client("s3")
     rows = []
     for back in range(days):
         day = (now - timedelta(days=back)).date()
         folder = f"{prefix}{day:%Y/%m/%d}/"
-        objects = [o for page in paginator.paginate(Bucket=bucket, Prefix=folder) for o in page.get("Contents", [])]
+        objects = list(s3_reads.objects(s3, bucket, folder))
         start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
         rows.append({"day": day, "prefix": f"s3://{bucket}/{folder}", "objects": len(objects),
                      "bytes": sum(o["Size"] for o in objects), "keys": [o["Key"] for o in objects],

@@ -3,7 +3,6 @@ target health, /health checks, logs, the runbook's error_logs query, shard check
 the records after them for poison messages."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -12,10 +11,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ... import health_checks as http
+from ...aws import arn
 from ...aws import checkpoints as checkpoint_reads
 from ...aws import ecs as ecs_reads
+from ...aws import elb as elb_reads
+from ...aws import kinesis as kinesis_reads
 from ...errors import QueryError
-from ..performance import REQUIRED
+from ...records import validate_record
 
 
 def _ecs_services(ops: Any, names: Iterable[str] | None = None) -> list[Any]:
@@ -50,10 +52,9 @@ def recent_deployments(ops: Any, *, now: datetime, minutes: int = 120,
             created = _utc(d.get("createdAt"))
             if created is None or not start <= created <= now:
                 continue
-            td = d.get("taskDefinition", "").rsplit("/", 1)[-1]
-            family, rev = td.rsplit(":", 1)
-            older = sorted((int(r.rsplit(":", 1)[1]) for r in ecs_reads.task_definition_revisions(ecs, family)
-                            if int(r.rsplit(":", 1)[1]) < int(rev)), reverse=True)
+            td = arn.task_definition(d.get("taskDefinition"))
+            family, rev = arn.family_revision(td)
+            older = [r for r in ecs_reads.task_definition_revisions(ecs, family) if r < rev]
             rows.append({"service": svc["serviceName"], "deployment": d.get("id"), "status": d.get("status"),
                          "task_definition": td, "previous": f"{family}:{older[0]}" if older else None,
                          "created": created,
@@ -68,17 +69,13 @@ def stopped_tasks(ops: Any, services: Iterable[str] | None = None) -> pd.DataFra
     ecs, cluster = ops.client("ecs"), ops.profile.ecs.cluster
     rows = []
     for svc in _ecs_services(ops, services):
-        arns = [a for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=svc.name,
-                                                                         desiredStatus="STOPPED")
-                for a in page["taskArns"]]
-        for i in range(0, len(arns), 100):
-            for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]:
-                containers = t.get("containers", [])
-                rows.append({"service": svc.name, "task": t["taskArn"].rsplit("/", 1)[-1],
-                             "task_definition": t.get("taskDefinitionArn", "").rsplit("/", 1)[-1],
-                             "stopped_at": t.get("stoppedAt"), "stopped_reason": t.get("stoppedReason"),
-                             "exit_codes": ", ".join(str(c.get("exitCode")) for c in containers),
-                             "container_reason": "; ".join(c["reason"] for c in containers if c.get("reason"))})
+        for t in ecs_reads.describe_tasks(ecs, cluster, svc.name, "STOPPED"):
+            containers = t.get("containers", [])
+            rows.append({"service": svc.name, "task": arn.short_name(t["taskArn"]),
+                         "task_definition": arn.task_definition(t.get("taskDefinitionArn")),
+                         "stopped_at": t.get("stoppedAt"), "stopped_reason": t.get("stoppedReason"),
+                         "exit_codes": ", ".join(str(c.get("exitCode")) for c in containers),
+                         "container_reason": "; ".join(c["reason"] for c in containers if c.get("reason"))})
     return pd.DataFrame(rows, columns=["service", "task", "task_definition", "stopped_at", "stopped_reason",
                                        "exit_codes", "container_reason"])
 
@@ -89,14 +86,12 @@ def target_health(ops: Any, services: Iterable[str] | None = None) -> pd.DataFra
     elb = ops.client("elbv2")
     by_name = {s.target_group: s.name for s in _ecs_services(ops, services) if s.target_group}
     rows = []
-    if by_name:
-        for page in elb.get_paginator("describe_target_groups").paginate(Names=list(by_name)):
-            for tg in page["TargetGroups"]:
-                for t in elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]:
-                    h = t["TargetHealth"]
-                    rows.append({"service": by_name[tg["TargetGroupName"]], "target_group": tg["TargetGroupName"],
-                                 "target": t["Target"]["Id"], "port": t["Target"].get("Port"), "state": h.get("State"),
-                                 "reason": h.get("Reason") or ""})
+    for tg in elb_reads.target_groups(elb, by_name):
+        for t in elb_reads.target_health(elb, tg["TargetGroupArn"]):
+            h = t["TargetHealth"]
+            rows.append({"service": by_name[tg["TargetGroupName"]], "target_group": tg["TargetGroupName"],
+                         "target": t["Target"]["Id"], "port": t["Target"].get("Port"), "state": h.get("State"),
+                         "reason": h.get("Reason") or ""})
     return pd.DataFrame(rows, columns=["service", "target_group", "target", "port", "state", "reason"])
 
 
@@ -179,25 +174,6 @@ def error_logs_summary(engine: sa.Engine, *, as_of: datetime, minutes: int = 60)
 
 
 # -- poison messages -----------------------------------------------------------------------------------
-def validate_record(data: bytes) -> str | None:
-    """Why a record cannot be processed (not JSON, not an object, a required field missing, a bad
-    timestamp), or None when it is a valid event."""
-    try:
-        event = json.loads(data)
-    except (ValueError, TypeError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if not isinstance(event, dict):
-        return f"not a JSON object ({type(event).__name__})"
-    missing = [k for k in REQUIRED if not event.get(k)]
-    if missing:
-        return "missing " + ", ".join(missing)
-    try:
-        datetime.fromisoformat(str(event["event_timestamp"]).replace("Z", "+00:00"))
-    except ValueError:
-        return f"bad event_timestamp {event['event_timestamp']!r}"
-    return None
-
-
 @dataclass(frozen=True)
 class PoisonScan:
     shards: pd.DataFrame     # shard, checkpoint, read, invalid, last_invalid, valid_before_last_invalid
@@ -219,32 +195,24 @@ def scan_poison(ops: Any, checkpoint_frame: pd.DataFrame, *, stream: str | None 
     stream = stream or ops.profile.kinesis.stream
     positions = dict(zip(checkpoint_frame["shard"], checkpoint_frame["sequence_number"]))
     shard_rows, bad_rows = [], []
-    shards = [s["ShardId"] for page in kinesis.get_paginator("list_shards").paginate(StreamName=stream)
-              for s in page["Shards"]]
-    for shard in shards:
+    for shard in kinesis_reads.shard_ids(kinesis, stream):
         seq = positions.get(shard)
-        kwargs = checkpoint_reads.iterator_args(seq if isinstance(seq, str) else None)
-        it = (kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kwargs)["ShardIterator"]
-              if kwargs is not None else None)     # SHARD_END: a closed shard, fully processed
+        position = checkpoint_reads.iterator_args(seq if isinstance(seq, str) else None)
         read, valid_since_bad, last_bad, valid_before_last = 0, 0, None, 0
-        for _ in range(max_calls):
-            if not it or read >= max_records:
-                break
-            resp = kinesis.get_records(ShardIterator=it, Limit=min(1000, max_records - read))
-            for r in resp["Records"]:
-                read += 1
-                error = validate_record(r["Data"])
-                if error is None:
-                    valid_since_bad += 1
-                    continue
-                valid_before_last += valid_since_bad
-                valid_since_bad, last_bad = 0, r["SequenceNumber"]
-                bad_rows.append({"shard": shard, "sequence_number": r["SequenceNumber"],
-                                 "arrived": r.get("ApproximateArrivalTimestamp"), "error": error,
-                                 "preview": repr(bytes(r["Data"][:40]))})
-            if resp.get("MillisBehindLatest", 0) == 0:     # caught up with the shard's tip
-                break
-            it = resp.get("NextShardIterator")
+        records = ([] if position is None else         # SHARD_END: a closed shard, fully processed
+                   kinesis_reads.shard_records(kinesis, stream, shard, position=position, limit=max_records,
+                                               max_calls=max_calls))
+        for r in records:
+            read += 1
+            error = validate_record(r["Data"])
+            if error is None:
+                valid_since_bad += 1
+                continue
+            valid_before_last += valid_since_bad
+            valid_since_bad, last_bad = 0, r["SequenceNumber"]
+            bad_rows.append({"shard": shard, "sequence_number": r["SequenceNumber"],
+                             "arrived": r.get("ApproximateArrivalTimestamp"), "error": error,
+                             "preview": repr(bytes(r["Data"][:40]))})
         shard_rows.append({"shard": shard, "checkpoint": seq, "read": read,
                            "invalid": sum(1 for b in bad_rows if b["shard"] == shard), "last_invalid": last_bad,
                            "valid_before_last_invalid": valid_before_last})

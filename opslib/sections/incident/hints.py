@@ -10,8 +10,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .. import performance
 from ...findings import Check
+from ...pg_connections import ConnectionUsage, connection_check
 from .diagnostics import PoisonScan
 from .procedures import API_ROLE, PROCESSOR_ROLE, memory_column, missing_role, role_services
 
@@ -131,9 +131,9 @@ def memory_hints(profile: Any, frame: pd.DataFrame, stopped: pd.DataFrame | None
     return out
 
 
-def db_connections_hint(usage: performance.ConnectionUsage, metric: pd.Series | None) -> Check:
-    """The runbook's "Database connection exhaustion" (:func:`opslib.sections.performance.connection_check`)."""
-    return replace(performance.connection_check(usage, metric), name="hint-db-connections")
+def db_connections_hint(usage: ConnectionUsage, metric: pd.Series | None) -> Check:
+    """The runbook's "Database connection exhaustion" (:func:`opslib.pg_connections.connection_check`)."""
+    return replace(connection_check(usage, metric), name="hint-db-connections")
 
 
 def poison_hint(scan: PoisonScan) -> Check:

@@ -8,8 +8,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .. import alerts
-from ...aws.cloudwatch import metric_frame
+from ...aws import alarms
+from ...aws.cloudwatch import metric_frame, share
 from ...config import Metric
 from ...errors import ParameterError
 from ...findings import Check
@@ -134,21 +134,20 @@ def signals(ops: Any, *, now: datetime, minutes: int = 60) -> pd.DataFrame:
     metrics |= {memory_column(s.name): memory_metric(ops.profile, s.name)
                 for role in (API_ROLE, PROCESSOR_ROLE) for s in role_services(ops.profile, role)}
     frame = metric_frame(ops.client("cloudwatch"), metrics, now - timedelta(minutes=minutes), now, 60)
-    requests = frame["requests"].where(frame["requests"] > 0)
-    frame["error_rate"] = frame["http_5xx"].fillna(0) / requests
-    frame["client_error_rate"] = frame["http_4xx"].fillna(0) / requests
+    frame["error_rate"] = share(frame["http_5xx"], frame["requests"])
+    frame["client_error_rate"] = share(frame["http_4xx"], frame["requests"])
     frame["lag_seconds"] = frame["iterator_age_ms"] / 1000
     return frame
 
 
-def rule_states(ops: Any, *, now: datetime, minutes: int = 60) -> dict[str, alerts.RuleResult]:
-    """The alert rules behind the three procedures, evaluated now (see :mod:`opslib.sections.alerts`)."""
+def rule_states(ops: Any, *, now: datetime, minutes: int = 60) -> dict[str, alarms.RuleResult]:
+    """The alert rules behind the three procedures, evaluated now (see :mod:`opslib.aws.alarms`)."""
     cw = ops.client("cloudwatch")
     out = {}
     for p in PROCEDURES.values():
         rule = _rule(ops.profile, p.rule)
         span = max(timedelta(minutes=minutes), timedelta(minutes=2 * rule.window_minutes))
-        out[p.name] = alerts.evaluate(rule, alerts.rule_series(cw, ops.profile, rule, now - span, now))
+        out[p.name] = alarms.evaluate(rule, alarms.rule_series(cw, ops.profile, rule, now - span, now))
     return out
 
 
@@ -177,7 +176,7 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def api_down_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, health: pd.DataFrame, targets: pd.DataFrame,
+def api_down_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, health: pd.DataFrame, targets: pd.DataFrame,
                       *, error_threshold: float, services: list[Any], recent_minutes: int = 5) -> list[Symptom]:
     """``services``: the profile's ingest services (:func:`role_services`). Without one, the health checks
     are judged on the HealthCheckFailed rule alone (the HTTP and ALB-target checks are not measurable)."""
@@ -219,7 +218,7 @@ def api_down_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, health: pd.D
     return out
 
 
-def high_error_rate_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, *, error_threshold: float,
+def high_error_rate_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, *, error_threshold: float,
                              recent_minutes: int = 5, increase: float = 2.0, min_points: float = 0.01) -> list[Symptom]:
     out = [Symptom("high-error-rate", f"Error rate >{error_threshold:.0%}", rule.state == "firing",
                    f"High Error Rate rule {rule.state}: {rule.detail}",
@@ -238,7 +237,7 @@ def high_error_rate_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, *, er
     return out
 
 
-def stream_backup_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, checkpoints: pd.DataFrame, *,
+def stream_backup_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, checkpoints: pd.DataFrame, *,
                            lag_threshold_s: float, target_s: float, processors: list[str], recent_minutes: int = 15,
                            memory_pressure: float = 85.0) -> list[Symptom]:
     """``processors``: the names of the profile's process services (their memory is the consumers')."""
@@ -281,7 +280,7 @@ def stream_backup_symptoms(frame: pd.DataFrame, rule: alerts.RuleResult, checkpo
     return out
 
 
-def symptoms(profile: Any, frame: pd.DataFrame, *, rules: dict[str, alerts.RuleResult], health: pd.DataFrame,
+def symptoms(profile: Any, frame: pd.DataFrame, *, rules: dict[str, alarms.RuleResult], health: pd.DataFrame,
              targets: pd.DataFrame, checkpoints: pd.DataFrame) -> list[Symptom]:
     """Every symptom of the three procedures, judged on the live data."""
     t = thresholds(profile)

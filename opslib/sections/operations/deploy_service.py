@@ -13,7 +13,9 @@ import plotly.graph_objects as go
 from ... import charts
 from ...actions import ecs as ecs_actions
 from ...actions.plan import Plan
-from ...aws.cloudwatch import metric_frame
+from ...aws import elb as elb_reads
+from ...aws.arn import task_definition as short_task_definition
+from ...aws.cloudwatch import window_share
 
 if TYPE_CHECKING:
     from ...connection import Ops
@@ -25,7 +27,7 @@ def plan_deploy(ops: "Ops", service: str, *, task_definition: str | None = None,
     the existing ``task_definition``), then point the service at it. Undo: the previous revision."""
     if image is not None:
         return ecs_actions.plan_image(ops, service, image, region=region)
-    running = ecs_actions.short_task_definition(
+    running = short_task_definition(
         ecs_actions.describe_service(ops, ecs_actions._cluster(ops, None, region), service, region)["taskDefinition"])
     plan = ecs_actions.plan_task_definition(ops, service, task_definition, region=region,
                                             title=f"blue-green deploy of {task_definition} to {service}")
@@ -49,24 +51,14 @@ class Watch:
 
 
 def _target_health(ops: "Ops", svc: dict, region: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    elb = ops.client("elbv2", region)
-    for lb in svc.get("loadBalancers") or []:
-        if not lb.get("targetGroupArn"):
-            continue
-        for d in elb.describe_target_health(TargetGroupArn=lb["targetGroupArn"])["TargetHealthDescriptions"]:
-            state = d["TargetHealth"]["State"]
-            counts[state] = counts.get(state, 0) + 1
-    return counts
+    arns = [lb["targetGroupArn"] for lb in svc.get("loadBalancers") or [] if lb.get("targetGroupArn")]
+    return elb_reads.health_counts(ops.client("elbv2", region), arns)
 
 
 def error_rate(ops: "Ops", end: datetime, minutes: int = 5) -> tuple[float, float, float | None]:
     """5xx, requests and their ratio at the load balancer over the ``minutes`` before ``end``."""
     m = ops.profile.metrics
-    frame = metric_frame(ops.client("cloudwatch"), {"http_5xx": m["http_5xx"], "requests": m["requests"]},
-                         end - timedelta(minutes=minutes), end, 60, stats={"http_5xx": "Sum", "requests": "Sum"})
-    errors, requests = float(frame["http_5xx"].sum()), float(frame["requests"].sum())
-    return errors, requests, (errors / requests if requests else None)
+    return window_share(ops.client("cloudwatch"), m["http_5xx"], m["requests"], end - timedelta(minutes=minutes), end)
 
 
 def deployment_sample(ops: "Ops", service: str, task_definition: str, *, now: datetime, elapsed: float,
@@ -74,7 +66,7 @@ def deployment_sample(ops: "Ops", service: str, task_definition: str, *, now: da
     """One look at the deployment of ``task_definition``: its tasks, the old revisions', targets, 5xx."""
     cluster = ecs_actions._cluster(ops, None, region)
     svc = ecs_actions.describe_service(ops, cluster, service, region)
-    new = [d for d in svc["deployments"] if ecs_actions.short_task_definition(d["taskDefinition"]) == task_definition]
+    new = [d for d in svc["deployments"] if short_task_definition(d["taskDefinition"]) == task_definition]
     old = [d for d in svc["deployments"] if d not in new]
     primary = next((d for d in svc["deployments"] if d["status"] == "PRIMARY"), {})
     health = _target_health(ops, svc, region)
@@ -86,7 +78,7 @@ def deployment_sample(ops: "Ops", service: str, task_definition: str, *, now: da
             "new_failed": sum(d.get("failedTasks", 0) for d in new),
             "old_running": sum(d.get("runningCount", 0) for d in old),
             "deployments": len(svc["deployments"]),
-            "primary": ecs_actions.short_task_definition(primary.get("taskDefinition", "")),
+            "primary": short_task_definition(primary.get("taskDefinition", "")),
             "rollout_state": primary.get("rolloutState"),
             "healthy_targets": health.get("healthy", 0), "unhealthy_targets": health.get("unhealthy", 0),
             "http_5xx": errors, "requests": requests, "error_rate": rate}

@@ -11,7 +11,7 @@ from .report import (SOURCES, Window, compiled_sql, completeness, connect, delay
                      runbook_queries, runbook_sql, validity, window)
 from .rules import (METHODS, Duplicates, Freshness, QualityScore, completeness_check, not_measurable, quality_score,
                     runbook_rule, runbook_rule_check, seasonal, validity_check)
-from .table import EventsTable, reflect, split_name
+from ...events_table import EventsTable, reflect, split_name
 from ...config import EVENT_COLUMNS
 
 __all__ = ["TESTED_DIALECTS", "db_time", "hour_trunc", "seconds_between", "SOURCES", "Window", "compiled_sql", "connect",

@@ -96,10 +96,6 @@ def db_time(ts: datetime) -> datetime:
     return ts
 
 
-def dialect_name(bind: sa.Engine | sa.Connection | sa.engine.Dialect) -> str:
-    return getattr(bind, "dialect", bind).name
-
-
 def normalize(frame: pd.DataFrame, *, times: tuple[str, ...] = (), ints: tuple[str, ...] = (),
               floats: tuple[str, ...] = ()) -> pd.DataFrame:
     """Same column types whatever the driver returned: naive ``datetime64``, ``int64``, ``float64``."""

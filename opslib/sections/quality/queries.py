@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from ...config import EVENT_COLUMNS
 from .dialects import db_time, hour_trunc, seconds_between
-from .table import EventsTable, as_events
+from ...events_table import EventsTable, as_events
 #: Columns every event must carry.
 REQUIRED_COLUMNS = ("event_id", "user_id", "session_id", "event_type", "event_timestamp")
 #: The pipeline's event types.

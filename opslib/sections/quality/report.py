@@ -18,7 +18,7 @@ from ...errors import ParameterError, QueryError
 from . import queries as q
 from . import rules
 from .dialects import configure, db_time, normalize
-from .table import EventsTable, as_events, for_source, reflect
+from ...events_table import EventsTable, as_events, for_source, reflect
 
 Table = EventsTable | sa.TableClause | None   # None: ``events``, every runbook column assumed present
 

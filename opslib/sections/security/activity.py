@@ -7,13 +7,13 @@ whole window once and classifies every event instead."""
 from __future__ import annotations
 
 import ipaddress
-import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from ...aws.cloudtrail import COLUMNS, lookup_events  # noqa: F401 - COLUMNS: the frame's columns
 from ...errors import ParameterError
 from ...findings import Check
 
@@ -31,8 +31,6 @@ SENSITIVE_EVENTS = frozenset({
 DENIED_CODES = ("AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation", "UnauthorizedAccess")
 SEVERITY = {"ok": 0, "warn": 1, "fail": 2}
 MAX_LOOKUP_DAYS = 90          # LookupEvents keeps 90 days of management events
-COLUMNS = ["time", "region", "event_name", "event_source", "username", "user_type", "access_key_id", "source_ip",
-           "user_agent", "read_only", "error_code", "login_result", "resources", "request_parameters", "event_id"]
 
 
 def parse_networks(cidrs: Iterable[str], name: str = "trusted_cidrs") -> list:
@@ -57,39 +55,6 @@ def window_hours(hours: Any) -> float:
 
 def window(now: datetime, hours: float) -> tuple[datetime, datetime]:
     return now - timedelta(hours=window_hours(hours)), now
-
-
-def _row(event: dict, region: str) -> dict:
-    raw = json.loads(event.get("CloudTrailEvent") or "{}")
-    identity = raw.get("userIdentity") or {}
-    return {
-        "time": pd.Timestamp(event["EventTime"]).tz_convert("UTC"), "region": region,
-        "event_name": event.get("EventName", ""), "event_source": event.get("EventSource", ""),
-        "username": event.get("Username") or identity.get("userName") or identity.get("arn", ""),
-        "user_type": identity.get("type", ""),
-        "access_key_id": event.get("AccessKeyId") or identity.get("accessKeyId") or "",
-        "source_ip": raw.get("sourceIPAddress", ""), "user_agent": raw.get("userAgent", ""),
-        "read_only": str(event.get("ReadOnly", raw.get("readOnly", ""))).lower() == "true",
-        "error_code": raw.get("errorCode") or "",
-        "login_result": (raw.get("responseElements") or {}).get("ConsoleLogin", "")
-        if isinstance(raw.get("responseElements"), dict) else "",
-        "resources": ", ".join(r.get("ResourceName", "") for r in event.get("Resources") or []),
-        "request_parameters": json.dumps(raw.get("requestParameters"), sort_keys=True)
-        if raw.get("requestParameters") else "",
-        "event_id": event.get("EventId", ""),
-    }
-
-
-def lookup_events(cloudtrail: Any, *, start: datetime, end: datetime, region: str = "",
-                  attribute: tuple[str, str] | None = None) -> pd.DataFrame:
-    """Every management event in [start, end] (optionally matching one lookup attribute), oldest first."""
-    kwargs: dict[str, Any] = {"StartTime": start, "EndTime": end}
-    if attribute:
-        kwargs["LookupAttributes"] = [{"AttributeKey": attribute[0], "AttributeValue": attribute[1]}]
-    rows = [_row(e, region) for page in cloudtrail.get_paginator("lookup_events").paginate(**kwargs)
-            for e in page.get("Events", [])]
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
 def events(ops: Any, *, now: datetime, hours: float = 24, regions: Sequence[str] = ("primary", "dr"),

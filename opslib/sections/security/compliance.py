@@ -11,13 +11,13 @@ from typing import Any, Iterable
 
 import pandas as pd
 import sqlalchemy as sa
-from botocore.exceptions import ClientError
 
 from ...actions import Plan
 from ...actions.sql import plan_delete
+from ...aws.cloudtrail import trail_status  # noqa: F401 - the notebook calls security.trail_status
 from ...errors import ParameterError
 from ...findings import Check
-from ..overview import retention_checks
+from ...retention import retention_checks
 
 GDPR_TABLES = ("events", "audit_logs")        # the tables holding a user_id, in both stores
 STORES = ("database", "warehouse")
@@ -40,7 +40,7 @@ def check_gdpr(user_id: Any, tables: Any) -> tuple[str | None, list[str]]:
 
 
 def _events_of(ops: Any, store: str, engine: sa.Engine | None = None):
-    from ..quality.table import for_source
+    from ...events_table import for_source
     return for_source(ops, store, engine)
 
 
@@ -122,22 +122,6 @@ def retention_compliance(ops: Any, ages: pd.DataFrame) -> list[Check]:
 
 
 # -- audit trail ----------------------------------------------------------------------------------
-def trail_status(cloudtrail: Any, name: str) -> dict:
-    """The trail's settings and whether it is logging (``exists`` False when there is no such trail)."""
-    trails = cloudtrail.describe_trails(trailNameList=[name]).get("trailList", [])
-    if not trails:
-        return {"trail": name, "exists": False}
-    t = trails[0]
-    try:
-        status = cloudtrail.get_trail_status(Name=t.get("TrailARN", name))
-    except ClientError as exc:
-        status = {"error": exc.response["Error"]["Code"]}
-    return {"trail": name, "exists": True, "logging": bool(status.get("IsLogging")),
-            "multi_region": bool(t.get("IsMultiRegionTrail")), "log_file_validation": bool(t.get("LogFileValidationEnabled")),
-            "global_service_events": bool(t.get("IncludeGlobalServiceEvents")), "bucket": t.get("S3BucketName"),
-            "latest_delivery_error": status.get("LatestDeliveryError") or status.get("error") or ""}
-
-
 def audit_trail_check(status: dict) -> Check:
     name = status["trail"]
     if not status["exists"]:

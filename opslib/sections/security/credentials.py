@@ -14,6 +14,9 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from ...aws import ecs as ecs_reads
+from ...aws import s3 as s3_reads
+from ...aws.iam import access_keys as iam_keys
 from ...errors import ParameterError
 from ...findings import Check
 
@@ -77,14 +80,12 @@ def scan_lambda(lam: Any, region: str) -> tuple[list[dict], int]:
 def scan_task_definitions(ecs: Any, region: str) -> tuple[list[dict], int]:
     """The latest revision of every active task definition family (what a service would deploy next)."""
     rows, n = [], 0
-    for page in ecs.get_paginator("list_task_definition_families").paginate(status="ACTIVE"):
-        for family in page["families"]:
-            td = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
-            n += 1
-            for c in td.get("containerDefinitions", []):
-                env = {e["name"]: e.get("value", "") for e in c.get("environment", [])}
-                rows += _variables("ecs task definition",
-                                   f"{region} {family}:{td['revision']} {c['name']}", env)
+    for family in ecs_reads.task_definition_families(ecs, "ACTIVE"):
+        td = ecs_reads.describe_task_definition(ecs, family)
+        n += 1
+        for c in td.get("containerDefinitions", []):
+            env = {e["name"]: e.get("value", "") for e in c.get("environment", [])}
+            rows += _variables("ecs task definition", f"{region} {family}:{td['revision']} {c['name']}", env)
     return rows, n
 
 
@@ -105,25 +106,24 @@ def _texts(key: str, body: bytes, max_bytes: int) -> Iterable[tuple[str, str]]:
 
 def scan_bucket(s3: Any, bucket: str, *, max_bytes: int, max_objects: int) -> tuple[list[dict], int, list[str]]:
     rows, skipped, n = [], [], 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            if n >= max_objects:
-                skipped.append(f"s3://{bucket}/: more than {max_objects} objects, the rest not read")
-                return rows, n, skipped
-            if obj["Size"] > max_bytes:
-                skipped.append(f"s3://{bucket}/{obj['Key']}: {obj['Size']} bytes > {max_bytes}")
-                continue
-            n += 1
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            try:
-                texts = list(_texts(obj["Key"], body, max_bytes))
-            except (OSError, zipfile.BadZipFile, EOFError) as exc:
-                skipped.append(f"s3://{bucket}/{obj['Key']}: unreadable ({exc})")
-                continue
-            for name, text in texts:
-                for kind, shown, key in find(text):
-                    rows.append({"where": "s3", "location": f"s3://{bucket}/{name}", "kind": kind, "value": shown,
-                                 "access_key_id": key})
+    for obj in s3_reads.objects(s3, bucket):
+        if n >= max_objects:
+            skipped.append(f"s3://{bucket}/: more than {max_objects} objects, the rest not read")
+            return rows, n, skipped
+        if obj["Size"] > max_bytes:
+            skipped.append(f"s3://{bucket}/{obj['Key']}: {obj['Size']} bytes > {max_bytes}")
+            continue
+        n += 1
+        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        try:
+            texts = list(_texts(obj["Key"], body, max_bytes))
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            skipped.append(f"s3://{bucket}/{obj['Key']}: unreadable ({exc})")
+            continue
+        for name, text in texts:
+            for kind, shown, key in find(text):
+                rows.append({"where": "s3", "location": f"s3://{bucket}/{name}", "kind": kind, "value": shown,
+                             "access_key_id": key})
     return rows, n, skipped
 
 
@@ -138,18 +138,6 @@ def check_limits(max_bytes: Any, max_objects: Any) -> None:
     for name, value in (("max_object_bytes", max_bytes), ("max_objects", max_objects)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ParameterError(name, value, "a positive integer")
-
-
-def iam_keys(iam: Any) -> pd.DataFrame:
-    """Every access key of every IAM user: user, access_key_id, status, created."""
-    rows = []
-    for page in iam.get_paginator("list_users").paginate():
-        for user in page["Users"]:
-            for kp in iam.get_paginator("list_access_keys").paginate(UserName=user["UserName"]):
-                for k in kp["AccessKeyMetadata"]:
-                    rows.append({"user": user["UserName"], "access_key_id": k["AccessKeyId"], "status": k["Status"],
-                                 "created": pd.Timestamp(k["CreateDate"]).tz_convert("UTC")})
-    return pd.DataFrame(rows, columns=["user", "access_key_id", "status", "created"])
 
 
 def scan(ops: Any, *, buckets: Sequence[str] | None = None, max_bytes: int = 1_000_000, max_objects: int = 500,

@@ -6,26 +6,16 @@ an ``Allow`` of ``Action: "*"`` (or ``*:*``), or the AWS ``AdministratorAccess``
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
 import pandas as pd
 
+from ...aws.iam import authorization_details, key_ages  # noqa: F401 - the notebook calls security.<name>
 from ...errors import ParameterError
 from ...findings import Check
-from .credentials import iam_keys
 
 ADMIN_POLICY = "AdministratorAccess"
-
-
-def authorization_details(iam: Any) -> dict[str, list]:
-    """The account's users, groups, roles and managed policies (all pages merged)."""
-    out: dict[str, list] = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
-    for page in iam.get_paginator("get_account_authorization_details").paginate():
-        for k in out:
-            out[k] += page.get(k, [])
-    return out
 
 
 def _document(doc: Any) -> dict:
@@ -88,24 +78,6 @@ def admin_check(grants: pd.DataFrame) -> Check:
     names = sorted({f"{r.type} {r.principal} ({r.policy})" for r in grants.itertuples()})
     return Check.warn("iam-admin-policies", "administrator rights: " + ", ".join(names) + "; confirm each is needed",
                       principals=sorted(set(grants["principal"])), count=len(names))
-
-
-def key_ages(iam: Any, *, now: datetime, keys: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every access key with its age and last use (days, ``None`` when never used)."""
-    keys = iam_keys(iam) if keys is None else keys.copy()
-    now_ts = pd.Timestamp(now).tz_convert("UTC")
-    last_used, service = [], []
-    for k in keys["access_key_id"]:
-        info = iam.get_access_key_last_used(AccessKeyId=k).get("AccessKeyLastUsed", {})
-        last_used.append(pd.Timestamp(info["LastUsedDate"]).tz_convert("UTC") if info.get("LastUsedDate") else None)
-        service.append(info.get("ServiceName", ""))
-    keys["last_used"] = last_used
-    keys["last_service"] = service
-    # a key created after the (fixed) clock counts as new, not as a negative age
-    keys["age_days"] = [max(0.0, (now_ts - c).total_seconds() / 86400) for c in keys["created"]]
-    keys["days_since_use"] = [max(0.0, (now_ts - u).total_seconds() / 86400) if u is not None else None
-                              for u in keys["last_used"]]
-    return keys
 
 
 def positive_days(name: str, value: Any) -> None:

@@ -21,6 +21,7 @@ from ...actions.cognito import plan_reset_password
 from ...actions.iam import plan_deactivate_key
 from ...actions.secrets import plan_update_secret
 from ...actions.waf import plan_block_ip
+from ...aws import s3 as s3_reads
 from ...errors import ParameterError
 from . import activity
 from .credentials import Exposures
@@ -208,15 +209,14 @@ def access_log_requests(s3: Any, bucket: str, ips: Iterable[str], *, now: dateti
         return pd.DataFrame(columns=["time", "ip", "request", "status", "object"])
     for d in range(days):
         prefix = f"{now - timedelta(days=d):%Y/%m/%d}/"
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                if obj["Size"] > max_bytes:
-                    continue
-                text = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8", "replace")
-                for line in text.splitlines():
-                    rec = _access_line(line)
-                    if rec and rec["ip"] in ips:
-                        rows.append({**rec, "object": obj["Key"]})
+        for obj in s3_reads.objects(s3, bucket, prefix):
+            if obj["Size"] > max_bytes:
+                continue
+            text = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8", "replace")
+            for line in text.splitlines():
+                rec = _access_line(line)
+                if rec and rec["ip"] in ips:
+                    rows.append({**rec, "object": obj["Key"]})
     return pd.DataFrame(rows, columns=["time", "ip", "request", "status", "object"])
 
 

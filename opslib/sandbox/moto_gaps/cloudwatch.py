@@ -1,91 +1,43 @@
-"""Extensions of moto's in-process backends that close the gaps of moto 5.2 measured in DESIGN.md.
+"""CloudWatch: what moto 5.2 lacks and the runbooks need.
 
-The sandbox runs moto's server in its own process, so patching moto's classes here changes what
-boto3 sees over HTTP. :func:`install` (idempotent) adds:
-
-- CloudWatch percentiles (any ``pNN``) for ``GetMetricStatistics`` (``ExtendedStatistics``) and
-  ``GetMetricData`` (``Stat``), computed from the raw values stored in each period;
+- percentiles (any ``pNN``) for ``GetMetricStatistics`` (``ExtendedStatistics``; moto returns datapoints
+  without the value) and ``GetMetricData`` (``Stat``; moto answers HTTP 500), computed from the raw values
+  stored in each period;
 - an index per (namespace, name, dimensions), sorted by timestamp, behind ``GetMetricData``,
   ``GetMetricStatistics`` and ``ListMetrics`` (moto scans every datapoint for every period);
-- metric math arithmetic (``m1/m2*100``) in ``GetMetricData`` expressions;
-- CloudTrail ``LookupEvents`` over a per-account/region event store fed by :func:`add_events`.
+- metric math arithmetic (``m1/m2*100``) in ``GetMetricData`` expressions.
 
 Moto's semantics are otherwise kept: dimension matching, the ``Unit`` filter, ``ScanBy``, period
-alignment. Percentiles interpolate linearly between the closest ranks (numpy's default).
-"""
+alignment. Percentiles interpolate linearly between the closest ranks (numpy's default)."""
 from __future__ import annotations
 
 import ast
-import base64
 import bisect
-import json
 import math
 import operator
 import re
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-_INSTALLED = False
-_LOCK = threading.RLock()            # guards every index and event store (moto serves on threads)
-_EPOCH = datetime(1970, 1, 1)
+from ._common import LOCK, _epoch, _naive_utc
+
 _PERCENTILE = re.compile(r"^[pP](100(\.0+)?|\d{1,2}(\.\d+)?)$")
 _BASIC_STATS = ("SampleCount", "Sum", "Average", "Minimum", "Maximum")
 
 
 def install() -> None:
-    """Patch moto's CloudWatch and CloudTrail classes once per process."""
-    global _INSTALLED
-    with _LOCK:
-        if _INSTALLED:
-            return
-        from moto.cloudtrail.responses import CloudTrailResponse
-        from moto.cloudwatch.models import CloudWatchBackend
-        from moto.cloudwatch.responses import CloudWatchResponse
+    """Patch moto's CloudWatch backend and responses (called once by :func:`opslib.sandbox.moto_gaps.install`)."""
+    from moto.cloudwatch.models import CloudWatchBackend
+    from moto.cloudwatch.responses import CloudWatchResponse
 
-        CloudWatchBackend._moto_get_metric_data = CloudWatchBackend.get_metric_data
-        CloudWatchBackend.get_metric_data = _get_metric_data
-        CloudWatchBackend.get_metric_statistics = _get_metric_statistics
-        CloudWatchBackend.get_filtered_metrics = _get_filtered_metrics
-        CloudWatchResponse.get_metric_statistics = _response_get_metric_statistics
-        CloudTrailResponse.lookup_events = _response_lookup_events
-        _install_secrets_and_rds()
-        install_s3_intelligent_tiering()
-        _INSTALLED = True
-
-
-def _install_secrets_and_rds() -> None:
-    """Two behaviours of AWS that moto 5.2 lacks and the DR/breach actions rely on:
-    ``GetSecretValue`` without a version reads ``AWSCURRENT`` (moto returns the last version written),
-    and ``PromoteReadReplica`` makes the replica a standalone instance (moto keeps its source)."""
-    from moto.rds.models import RDSBackend
-    from moto.secretsmanager.models import SecretsManagerBackend
-
-    get_secret_value = SecretsManagerBackend.get_secret_value
-
-    def _get_secret_value(self, secret_id, version_id, version_stage):
-        if not version_id and not version_stage:
-            version_stage = "AWSCURRENT"
-        return get_secret_value(self, secret_id, version_id, version_stage)
-
-    promote = RDSBackend.promote_read_replica
-
-    def _promote_read_replica(self, db_kwargs):
-        database = self.databases[db_kwargs["db_instance_identifier"]]
-        source_id = database.source_db_instance_identifier
-        database = promote(self, db_kwargs)
-        if source_id:
-            source = self.find_db_from_id(source_id)
-            if database.db_instance_identifier in source.replicas:
-                source.remove_replica(database)
-            database.source_db_instance_identifier = None
-        return database
-
-    SecretsManagerBackend.get_secret_value = _get_secret_value
-    RDSBackend.promote_read_replica = _promote_read_replica
+    CloudWatchBackend._moto_get_metric_data = CloudWatchBackend.get_metric_data
+    CloudWatchBackend.get_metric_data = _get_metric_data
+    CloudWatchBackend.get_metric_statistics = _get_metric_statistics
+    CloudWatchBackend.get_filtered_metrics = _get_filtered_metrics
+    CloudWatchResponse.get_metric_statistics = _response_get_metric_statistics
 
 
 # -- percentiles and statistics ---------------------------------------------------------------
@@ -144,16 +96,6 @@ def _statistic(data: list, stat: str) -> float | None:
 
 
 # -- the index ----------------------------------------------------------------------------------
-def _epoch(ts: datetime) -> float:
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(timezone.utc).replace(tzinfo=None)
-    return (ts - _EPOCH).total_seconds()
-
-
-def _naive_utc(ts: datetime) -> datetime:
-    return ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo is not None else ts
-
-
 def _dims_key(dimensions: Iterable) -> frozenset:
     """Dimensions (moto Dimension objects or {'Name','Value'} dicts) as a hashable set."""
     out = []
@@ -213,7 +155,7 @@ class _Index:
 
 
 def _index(backend: Any) -> _Index:
-    """The backend's index, synced with ``backend.metric_data`` (call with _LOCK held)."""
+    """The backend's index, synced with ``backend.metric_data`` (call with LOCK held)."""
     idx: _Index | None = backend.__dict__.get("_opslib_index")
     source = backend.metric_data
     if idx is None or idx.source is not source or len(source) < idx.count:
@@ -231,7 +173,7 @@ def after_restore(backend: Any) -> None:
     along), but its dimension cache is keyed by id() of the lists before pickling; drop that cache."""
     idx = backend.__dict__.get("_opslib_index")
     if idx is not None:
-        with _LOCK:
+        with LOCK:
             idx._dims = {}
 
 
@@ -257,16 +199,10 @@ def make_datums(namespace: str, name: str, dimensions: dict[str, str], unit: str
     return out
 
 
-def add_datums(backend: Any, datums: list) -> None:
-    """Append datums to a CloudWatch backend in bulk (indexed on the next query)."""
-    with _LOCK:
-        backend.metric_data.extend(datums)
-
-
 def series_datums(backend: Any, namespace: str, name: str, dimensions: dict[str, str],
                   start: datetime, end: datetime) -> list:
     """The stored datums of one series (exact dimensions) with start <= timestamp < end."""
-    with _LOCK:
+    with LOCK:
         series = _index(backend).series.get((namespace, name, _dims_key(
             [{"Name": k, "Value": v} for k, v in dimensions.items()])))
         if series is None:
@@ -277,7 +213,7 @@ def series_datums(backend: Any, namespace: str, name: str, dimensions: dict[str,
 def replace_datums(backend: Any, namespace: str, name: str, dimensions: dict[str, str],
                    start: datetime, end: datetime, new: list) -> int:
     """Drop one series' datums in [start, end) and add ``new``; returns how many were dropped."""
-    with _LOCK:
+    with LOCK:
         idx = _index(backend)
         series = idx.series.get((namespace, name, _dims_key(
             [{"Name": k, "Value": v} for k, v in dimensions.items()])))
@@ -298,7 +234,7 @@ def replace_datums(backend: Any, namespace: str, name: str, dimensions: dict[str
 def update_datums(backend: Any, namespace: str, name: str, dimensions: dict[str, str],
                   start: datetime, end: datetime, update: Callable[[Any], None]) -> int:
     """Call ``update(datum)`` on one series' datums in [start, end) (values only); returns the count."""
-    with _LOCK:
+    with LOCK:
         found = series_datums(backend, namespace, name, dimensions, start, end)
         for datum in found:
             update(datum)
@@ -424,7 +360,7 @@ def _get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: datet
             returned.append({"id": query["Id"], "label": label, "values": values,
                              "timestamps": timestamps, "status_code": "Complete"})
 
-    with _LOCK:
+    with LOCK:
         idx = _index(self)
         extra = _provider_series(self)
         for query in (q for q in queries if "MetricStat" in q):
@@ -471,7 +407,7 @@ def _get_metric_statistics(self: Any, namespace: str, metric_name: str, start_ti
         return all(w in have for w in wanted)
 
     t0, t1 = _epoch(start_time), _epoch(end_time)
-    with _LOCK:
+    with LOCK:
         selected = _select(_index(self), _provider_series(self), namespace, metric_name, match)
         points = []
         for s in selected:
@@ -520,170 +456,6 @@ def _response_get_metric_statistics(self: Any) -> Any:
 def _get_filtered_metrics(self: Any, metric_name: str, namespace: str,
                           dimensions: list[dict[str, str]]) -> list:
     """ListMetrics through the index: one datum per distinct series."""
-    with _LOCK:
+    with LOCK:
         series = list(_index(self).series.values()) + _provider_series(self)
     return [s.data[0] for s in series if s.data and s.data[0].filter(namespace, metric_name, dimensions)]
-
-
-# -- CloudTrail LookupEvents --------------------------------------------------------------------
-_LOOKUP_KEYS = {"EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName",
-                "EventSource", "AccessKeyId"}
-
-
-def add_events(backend: Any, events: Iterable[dict]) -> None:
-    """Add events (LookupEvents shape, ``EventTime`` a datetime) to a CloudTrail backend's store."""
-    with _LOCK:
-        store = backend.__dict__.setdefault("_opslib_events", [])
-        store.extend(events)
-        store.sort(key=lambda e: (_epoch(e["EventTime"]), e["EventId"]), reverse=True)
-
-
-def stored_events(backend: Any) -> list[dict]:
-    with _LOCK:
-        return list(backend.__dict__.get("_opslib_events", []))
-
-
-def _lookup_error(code: str, message: str) -> Exception:
-    from moto.core.exceptions import JsonRESTError
-    err = JsonRESTError(code, message)
-    err.code = 400
-    return err
-
-
-def _time_param(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        return _epoch(value)
-    return _epoch(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-
-
-def _matches(event: dict, key: str, value: str) -> bool:
-    if key in ("ResourceType", "ResourceName"):
-        return any(r.get(key) == value for r in event.get("Resources", []))
-    return str(event.get(key)) == value
-
-
-def lookup(backend: Any, attributes: list[dict] | None = None, start: float | None = None,
-           end: float | None = None) -> list[dict]:
-    """Events matching the lookup attributes and [start, end] (epoch seconds), newest first."""
-    attributes = attributes or []
-    if len(attributes) > 1:
-        raise _lookup_error("InvalidLookupAttributesException",
-                            "LookupAttributes: only one lookup attribute is allowed per request.")
-    for a in attributes:
-        if a.get("AttributeKey") not in _LOOKUP_KEYS:
-            raise _lookup_error("InvalidLookupAttributesException",
-                                f"LookupAttributes: AttributeKey {a.get('AttributeKey')!r} is not supported; "
-                                f"allowed: {', '.join(sorted(_LOOKUP_KEYS))}")
-    out = []
-    for event in stored_events(backend):
-        t = _epoch(event["EventTime"])
-        if (start is not None and t < start) or (end is not None and t > end):
-            continue
-        if all(_matches(event, a["AttributeKey"], a.get("AttributeValue", "")) for a in attributes):
-            out.append(event)
-    return out
-
-
-def _response_lookup_events(self: Any) -> str:
-    from moto.cloudtrail.models import cloudtrail_backends
-
-    backend = cloudtrail_backends[self.current_account][self.region]
-    max_results = int(self._get_param("MaxResults") or 50)
-    if not 1 <= max_results <= 50:
-        raise _lookup_error("InvalidMaxResultsException", "MaxResults must be between 1 and 50.")
-    token = self._get_param("NextToken")
-    offset = 0
-    if token:
-        try:
-            offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise _lookup_error("InvalidNextTokenException", "NextToken is invalid.") from exc
-    if self._get_param("EventCategory") == "insight":
-        events: list[dict] = []
-    else:
-        events = lookup(backend, self._get_param("LookupAttributes", []),
-                        _time_param(self._get_param("StartTime")), _time_param(self._get_param("EndTime")))
-    page = events[offset:offset + max_results]
-    body: dict[str, Any] = {"Events": [
-        {**e, "EventTime": _epoch(e["EventTime"])} for e in page]}
-    if offset + max_results < len(events):
-        body["NextToken"] = base64.urlsafe_b64encode(
-            json.dumps({"offset": offset + max_results}).encode()).decode()
-    return json.dumps(body)
-
-
-# -- S3 intelligent-tiering configurations (moto 5.2 answers ?intelligent-tiering with a listing) ----------
-def install_s3_intelligent_tiering() -> None:
-    """Get/put/delete/list of bucket intelligent-tiering configurations, kept on moto's bucket object
-    (so a moto reset clears them), serialized by moto's own botocore-model serializer."""
-    import xmltodict
-    from moto.core.responses import ActionResult, EmptyResult
-    from moto.s3.exceptions import S3ClientError
-    from moto.s3.responses import S3Response
-
-    class NoSuchConfiguration(S3ClientError):
-        code = 404
-
-        def __init__(self, config_id: str):
-            super().__init__("NoSuchConfiguration", f"The specified configuration does not exist: {config_id}")
-
-    def configs(self, bucket_name: str) -> dict:
-        bucket = self.backend.get_bucket(bucket_name)
-        if not hasattr(bucket, "opslib_intelligent_tiering"):
-            bucket.opslib_intelligent_tiering = {}
-        return bucket.opslib_intelligent_tiering
-
-    def parse(body: bytes) -> dict:
-        raw = xmltodict.parse(body)["IntelligentTieringConfiguration"]
-        tierings = raw.get("Tiering") or []
-        tierings = tierings if isinstance(tierings, list) else [tierings]
-        out = {"Id": raw["Id"], "Status": raw["Status"],
-               "Tierings": [{"Days": int(t["Days"]), "AccessTier": t["AccessTier"]} for t in tierings]}
-        if raw.get("Filter"):
-            flt = dict(raw["Filter"])
-            out["Filter"] = {k: v for k, v in flt.items() if k in ("Prefix", "Tag", "And")}
-        return out
-
-    get, put, delete = (S3Response._bucket_response_get, S3Response._bucket_response_put,
-                        S3Response._bucket_response_delete)
-
-    def _get(self, bucket_name, querystring):
-        if "intelligent-tiering" not in querystring:
-            return get(self, bucket_name, querystring)
-        found = configs(self, bucket_name)
-        if "id" in querystring:
-            config_id = querystring["id"][0]
-            if config_id not in found:
-                raise NoSuchConfiguration(config_id)
-            self.data["Action"] = "GetBucketIntelligentTieringConfiguration"
-            return self.serialized(ActionResult({"IntelligentTieringConfiguration": found[config_id]}))
-        self.data["Action"] = "ListBucketIntelligentTieringConfigurations"
-        return self.serialized(ActionResult({"IsTruncated": False,
-                                             "IntelligentTieringConfigurationList": list(found.values())}))
-
-    def _put(self, request, bucket_name, querystring):
-        if "intelligent-tiering" not in querystring:
-            return put(self, request, bucket_name, querystring)
-        config = parse(self.body)
-        configs(self, bucket_name)[querystring["id"][0]] = config
-        self.data["Action"] = "PutBucketIntelligentTieringConfiguration"
-        return self.serialized(EmptyResult())
-
-    def _delete(self, bucket_name, querystring):
-        if "intelligent-tiering" not in querystring:
-            return delete(self, bucket_name, querystring)
-        found = configs(self, bucket_name)
-        config_id = querystring["id"][0]
-        if config_id not in found:
-            raise NoSuchConfiguration(config_id)
-        del found[config_id]
-        self.data["Action"] = "DeleteBucketIntelligentTieringConfiguration"
-        return 204, {}, ""
-
-    S3Response._bucket_response_get = _get
-    S3Response._bucket_response_put = _put
-    S3Response._bucket_response_delete = _delete

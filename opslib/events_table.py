@@ -24,8 +24,8 @@ from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
 
-from ...config import EVENT_COLUMNS
-from ...errors import ProfileError, QueryError
+from .config import EVENT_COLUMNS
+from .errors import ProfileError, QueryError
 
 _PART = re.compile(r'\s*(?:"((?:[^"]|"")+)"|([^".\s]+))\s*')
 
