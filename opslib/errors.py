@@ -2,6 +2,11 @@
 to do next; callers catch :class:`OpsError` to handle any of them."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .actions.apply import ApplyResult
+
 
 class OpsError(Exception):
     """Base of every error raised by opslib."""
@@ -28,23 +33,31 @@ class SandboxError(OpsError):
 
 
 class ActionError(OpsError):
-    """Base for errors of the plan/apply mechanism."""
+    """Base for errors of the plan/apply mechanism. ``result``: when :func:`opslib.actions.apply` raises it,
+    the :class:`opslib.actions.ApplyResult` of the attempt (what was refused, applied or failed, the audit id)."""
+
+    result: "ApplyResult | None" = None
+
+    def __init__(self, *args: object, result: "ApplyResult | None" = None):
+        self.result = result
+        super().__init__(*args)
 
 
 class ActionRefused(ActionError):
     """A guard rail or the confirmation rule refused a plan before any call was made."""
 
-    def __init__(self, reason: str, *, change: str | None = None):
+    def __init__(self, reason: str, *, change: str | None = None, result: "ApplyResult | None" = None):
         self.reason, self.change = reason, change
-        super().__init__(f"refused{f' ({change})' if change else ''}: {reason}")
+        super().__init__(f"refused{f' ({change})' if change else ''}: {reason}", result=result)
 
 
 class ActionFailed(ActionError):
     """A change failed while a plan was being applied; earlier changes stay applied (see the audit record)."""
 
-    def __init__(self, message: str, *, applied: list | None = None, failed: str | None = None):
+    def __init__(self, message: str, *, applied: list | None = None, failed: str | None = None,
+                 result: "ApplyResult | None" = None):
         self.applied, self.failed = applied or [], failed
-        super().__init__(message)
+        super().__init__(message, result=result)
 
 
 class QueryError(OpsError):
@@ -53,6 +66,15 @@ class QueryError(OpsError):
 
 class RunError(OpsError):
     """A notebook run could not be started or its output could not be read."""
+
+
+class CertificateError(OpsError):
+    """A certificate could not be read (missing file, bad PEM, endpoint unreachable). ``unknown``: nothing is
+    known about the certificate (unreadable source), else what was read is not a usable certificate."""
+
+    def __init__(self, message: str, *, source: str, unknown: bool = True):
+        self.source, self.unknown = source, unknown
+        super().__init__(message)
 
 
 class EvidenceError(OpsError):

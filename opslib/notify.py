@@ -22,10 +22,10 @@ from typing import Any, Callable, Mapping
 
 from .config import Profile, expand_env
 from .errors import ParameterError
+from .settings import PAGERDUTY_ROUTING_KEY_ENV as ROUTING_KEY_ENV, SLACK_WEBHOOK_ENV, resolve_routing_key
 
 TARGETS = ("slack", "pagerduty")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
-ROUTING_KEY_ENV = "OPSLIB_PAGERDUTY_ROUTING_KEY"
 Post = Callable[[str, dict], int]
 
 
@@ -48,10 +48,10 @@ def endpoints(profile: Profile, targets: list[str], environ: Mapping[str, str] |
         if target == "slack":
             if not url:
                 raise ParameterError("--notify", target, "a Slack webhook URL in the profile's notify.slack "
-                                     "(sandbox: set OPSLIB_SLACK_WEBHOOK)")
+                                     f"(sandbox: set {SLACK_WEBHOOK_ENV})")
             out.append(Endpoint(target, url))
         else:
-            key = env.get(ROUTING_KEY_ENV)
+            key = resolve_routing_key(environ=env)
             if not key:
                 raise ParameterError("--notify", target, f"a routing key in ${ROUTING_KEY_ENV}")
             out.append(Endpoint(target, url or PAGERDUTY_URL, key))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..environment import AUDIT_DIR_ENV, RUN_ID_ENV  # noqa: F401 (also imported from here)
+from ..settings import AUDIT_DIR_ENV, AUDIT_FOLDER, RUN_ID_ENV, resolve_audit_dir, resolve_run_id  # noqa: F401 (also imported from here)
 from ..errors import ActionError, OpsError
 
 if TYPE_CHECKING:
@@ -32,17 +32,9 @@ TABLE = "audit_logs"
 
 
 def audit_dir(directory: "str | os.PathLike | None" = None) -> Path:
-    if directory:
-        return Path(directory)
-    env = os.environ.get(AUDIT_DIR_ENV)
-    if env:
-        return Path(env)
-    from ..config import project_root
-    from ..runner.archive import DEFAULT_ARCHIVE, default_archive
-    archive = default_archive()
-    if archive.startswith("s3://"):
-        return project_root() / DEFAULT_ARCHIVE / "audit"
-    return Path(archive) / "audit"
+    """``directory``, else $OPSLIB_AUDIT_DIR, else the default archive's ``audit/``
+    (:func:`opslib.settings.resolve_audit_dir`)."""
+    return resolve_audit_dir(directory)
 
 
 def archive_audit_dir(archive: "str | os.PathLike | None") -> Path | None:
@@ -53,7 +45,8 @@ def archive_audit_dir(archive: "str | os.PathLike | None") -> Path | None:
 
 
 def run_id(explicit: str | None = None) -> str | None:
-    return explicit or os.environ.get(RUN_ID_ENV) or None
+    """``explicit``, else $OPSLIB_RUN_ID (:func:`opslib.settings.resolve_run_id`)."""
+    return resolve_run_id(explicit)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from ..errors import ParameterError
 from . import ecs, kinds, kinesis
 from ._cli import aws
-from .plan import Change, Check, Plan
+from .plan import Change, Plan, Precondition
 
 if TYPE_CHECKING:
     from ..connection import Ops
@@ -103,46 +103,46 @@ def failover_services(ops: "Ops") -> list:
 
 
 def dr_preflight(ops: "Ops", *, services: Iterable[str] | None = None, check_health: bool = True,
-                 timeout: float = 5.0) -> list[Check]:
+                 timeout: float = 5.0) -> list[Precondition]:
     """Read-only checks that the DR region can take the traffic: each of ``services`` (default: every ECS
     service with role ingest) exists in the DR cluster, the DR stream is ACTIVE, the DR health URL answers.
     A profile without an ingest service fails the check named :data:`ROLE_CHECK` (nothing to fail over)."""
-    checks: list[Check] = []
+    checks: list[Precondition] = []
     cluster = ops.profile.ecs.dr_cluster
     names = [s.name for s in failover_services(ops)] if services is None else list(services)
     if not names:
-        checks.append(Check(ROLE_CHECK, False, f"not measurable: the profile declares no ECS service with role "
+        checks.append(Precondition(ROLE_CHECK, False, f"not measurable: the profile declares no ECS service with role "
                                                f"{FAILOVER_ROLE!r} (services[].role): nothing to fail over"))
     for svc in names:
         try:
             s = ecs.describe_service(ops, cluster, svc, "dr")
-            checks.append(Check(f"DR service {cluster}/{svc}", True,
+            checks.append(Precondition(f"DR service {cluster}/{svc}", True,
                                 f"ACTIVE, desired {s['desiredCount']}, running {s['runningCount']}, "
                                 f"task definition {ecs.short_task_definition(s['taskDefinition'])}"))
         except (ParameterError, ClientError) as exc:
-            checks.append(Check(f"DR service {cluster}/{svc}", False, str(exc)))
+            checks.append(Precondition(f"DR service {cluster}/{svc}", False, str(exc)))
     stream = ops.profile.kinesis.dr_stream
     try:
         status = kinesis.summary(ops, stream, "dr")["StreamStatus"]
-        checks.append(Check(f"DR stream {stream}", status == "ACTIVE", f"status {status}"))
+        checks.append(Precondition(f"DR stream {stream}", status == "ACTIVE", f"status {status}"))
     except (ParameterError, ClientError) as exc:
-        checks.append(Check(f"DR stream {stream}", False, str(exc)))
+        checks.append(Precondition(f"DR stream {stream}", False, str(exc)))
     if check_health:
         url = ops.health_url(ops.profile.dns.dr_health_url)
         checks.append(http_check("DR health endpoint", url, timeout))
     return checks
 
 
-def http_check(name: str, url: str | None, timeout: float) -> Check:
+def http_check(name: str, url: str | None, timeout: float) -> Precondition:
     if not url:
-        return Check(name, False, "no URL configured")
+        return Precondition(name, False, "no URL configured")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (URL from the profile)
-            return Check(name, 200 <= resp.status < 300, f"{url}: HTTP {resp.status}")
+            return Precondition(name, 200 <= resp.status < 300, f"{url}: HTTP {resp.status}")
     except urllib.error.HTTPError as exc:
-        return Check(name, False, f"{url}: HTTP {exc.code}")
+        return Precondition(name, False, f"{url}: HTTP {exc.code}")
     except (urllib.error.URLError, OSError) as exc:
-        return Check(name, False, f"{url}: {exc}")
+        return Precondition(name, False, f"{url}: {exc}")
 
 
 def dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str, int]]:
@@ -159,7 +159,7 @@ def dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str,
 
 
 def plan_regional_failover(ops: "Ops", *, desired_count: int | None = None,
-                           preflight: Callable[["Ops"], list[Check]] | None = None) -> Plan:
+                           preflight: Callable[["Ops"], list[Precondition]] | None = None) -> Plan:
     """The runbook's regional failover: every ingest service scaled up in the DR cluster (to
     ``desired_count``, or each one's ``dr_desired_count``), DR stream encrypted, then DNS to the DR ALB.
 

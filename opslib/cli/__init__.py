@@ -12,8 +12,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import click  # noqa: E402
 
 from ..errors import OpsError, ParameterError, PreflightError, ProfileError
-
-EXIT_BAD_INPUT = 2
+from ..exitcodes import EXIT_BAD_INPUT, EXIT_FAILED
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,5 +44,5 @@ def run() -> None:
         sys.exit(EXIT_BAD_INPUT)
     except OpsError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     sys.exit(rc if isinstance(rc, int) else 0)

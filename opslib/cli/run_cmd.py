@@ -22,9 +22,8 @@ import click
 
 from ..config import load_profile
 from ..errors import OpsError, ParameterError
+from ..exitcodes import EXIT_BAD_INPUT, worst
 from ..notebook import LAB_PROFILE_ENV
-
-EXIT_BAD_INPUT = 2
 
 
 def _utcnow() -> datetime:
@@ -181,8 +180,7 @@ def _run_all(profile: str, incident: str | None, archive_target: str | None, as_
         click.echo(json.dumps(sorted(entries, key=lambda e: e["notebook"]), indent=2, sort_keys=True))
     if stopped:
         return stopped[0]
-    order = [0, 5, 1, 3, 4, 2]   # worst last: a kernel problem outranks a raise outranks a failed check outranks blind
-    return max(codes, key=lambda c: order.index(c) if c in order else len(order))
+    return worst(codes)
 
 
 def _register_run(group: click.Group) -> None:

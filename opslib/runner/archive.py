@@ -31,9 +31,8 @@ from typing import Any, Iterator
 from botocore.exceptions import ClientError
 
 from ..errors import EvidenceError
+from ..settings import ARCHIVE_ENV, DEFAULT_ARCHIVE, resolve_archive  # noqa: F401 (also imported from here)
 
-DEFAULT_ARCHIVE = "runs"
-ARCHIVE_ENV = "OPSLIB_ARCHIVE"
 MANIFEST = "manifest.jsonl"
 MANIFEST_LOCK = "manifest.lock"
 S3_MANIFEST = "manifest/"
@@ -44,9 +43,8 @@ NOT_EVIDENCE = ("audit/", "workspaces/")
 
 def default_archive() -> str:
     """``$OPSLIB_ARCHIVE``, else ``runs/`` beside ``parameters/``: the one default of the CLI, the audit
-    log, the incident timeline and the post-mortem."""
-    from ..config import project_root
-    return os.environ.get(ARCHIVE_ENV) or str(project_root() / DEFAULT_ARCHIVE)
+    log, the incident timeline and the post-mortem (:func:`opslib.settings.resolve_archive`)."""
+    return resolve_archive()
 
 
 def entry_bytes(entry: dict) -> bytes:

@@ -41,7 +41,7 @@ def workspace_dir(archive: Archive, name: str) -> Path:
         raise ParameterError("--incident", name, "an id of letters, digits, '.', '_' or '-' (e.g. INC-7)")
     if isinstance(archive, LocalArchive):
         return archive.root / "workspaces" / name
-    from ..config import project_root
+    from ..settings import project_root
     return project_root() / DEFAULT_ARCHIVE / "workspaces" / name
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 
-from ..errors import OpsError, ParameterError
+from ..errors import CertificateError, ParameterError
 from ..findings import Check
 
 if TYPE_CHECKING:
@@ -31,14 +31,6 @@ if TYPE_CHECKING:
 
 WARN_DAYS = 30          # the runbook: "Renew certificate (30 days before expiry)"
 FAIL_DAYS = 14
-
-
-class CertificateError(OpsError):
-    """A certificate could not be read (missing file, bad PEM, endpoint unreachable)."""
-
-    def __init__(self, message: str, *, source: str, unknown: bool = True):
-        self.source, self.unknown = source, unknown
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

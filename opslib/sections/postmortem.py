@@ -41,7 +41,7 @@ DRAFT_TEMPLATE = "post-mortem-draft.md.j2"
 #: notebooks whose runs describe the incident process, not the system: left out of status and impact
 PROCESS_NOTEBOOKS = frozenset({"escalation"})
 FAILED = frozenset({"fail", "error", "died", "timeout"})
-ARCHIVE_ENV = "OPSLIB_ARCHIVE"
+from ..settings import ARCHIVE_ENV  # noqa: E402,F401 (also imported from here)
 
 __all__ = ["TO_FILL", "Incident", "TimelineEntry", "load_incident", "incident_from", "known_incidents",
            "default_archive", "communications", "render", "timeline", "timeline_frame", "timeline_table", "timeline_json", "verify",

@@ -5,9 +5,9 @@ import hmac
 import json
 
 from ..errors import WebhookRejected
+from ..settings import ALERTMANAGER_TOKEN_ENV as TOKEN_ENV  # noqa: F401 (also imported from here)
 from .events import AlarmEvent, parse_time
 
-TOKEN_ENV = "OPSLIB_ALERTMANAGER_TOKEN"
 
 
 def _reject(reason: str, status: int = 400) -> WebhookRejected:

@@ -7,9 +7,9 @@ import hmac
 import json
 
 from ..errors import WebhookRejected
+from ..settings import PAGERDUTY_WEBHOOK_SECRET_ENV as SECRET_ENV  # noqa: F401 (also imported from here)
 from .events import AlarmEvent, parse_time
 
-SECRET_ENV = "OPSLIB_PAGERDUTY_WEBHOOK_SECRET"
 FIRING = ("incident.triggered", "incident.reopened")
 
 

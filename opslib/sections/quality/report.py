@@ -88,7 +88,7 @@ def _gap(t: EventsTable, needs: tuple[str, ...]) -> tuple[list[str], str]:
     return missing, (t.describe_missing(missing) if missing else "")
 
 
-def connect(engine: sa.Engine, *, duckdb_memory_limit: str | None = "1GB") -> sa.Connection:
+def open_connection(engine: sa.Engine, *, duckdb_memory_limit: str | None = "1GB") -> sa.Connection:
     """One connection for all the checks (DuckDB keeps its cache warm between them), with the dialect's
     session settings (:func:`.dialects.configure`). Close it when done."""
     conn = engine.connect()

@@ -30,7 +30,7 @@ _KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 
 
 @dataclass
-class Targets:
+class ResponseTargets:
     """What the response acts on, each with why."""
     keys: dict[str, str] = field(default_factory=dict)       # access key id -> reason
     ips: dict[str, str] = field(default_factory=dict)        # address -> reason
@@ -84,10 +84,10 @@ def read_secrets(classified: pd.DataFrame, keys: Iterable[str], ips: Iterable[st
 
 
 def targets(*, respond: str, exposures: Exposures | None, classified: pd.DataFrame | None,
-            explicit: dict[str, list[str]]) -> Targets:
+            explicit: dict[str, list[str]]) -> ResponseTargets:
     """The response's targets: with ``auto``, the account's exposed active keys, keys and untrusted IPs behind
     failing calls, and the secrets those read; always the explicit lists."""
-    t = Targets()
+    t = ResponseTargets()
     if respond == "auto":
         if exposures is not None:
             f = exposures.frame
@@ -117,7 +117,7 @@ def _owned_keys(ops: Any, keys: Iterable[str]) -> dict[str, str]:
     return {k: owners.get(k, "") for k in keys}
 
 
-def plan_response(ops: Any, t: Targets) -> Plan:
+def plan_response(ops: Any, t: ResponseTargets) -> Plan:
     """One plan: deactivate (not delete: it can be undone) each key of this account, block each IP in the
     profile's WAF IP set, store a new password in each secret, force a reset of each Cognito user."""
     plan = Plan("breach response", [], ops)
@@ -171,7 +171,7 @@ class Investigation:
     audit_logs: pd.DataFrame
 
 
-def investigate(ops: Any, t: Targets, *, trusted_cidrs: Sequence[str], now: datetime, hours: float = 24) -> Investigation:
+def investigate(ops: Any, t: ResponseTargets, *, trusted_cidrs: Sequence[str], now: datetime, hours: float = 24) -> Investigation:
     """The runbook's step 2 for the response's keys and IPs (plus the untrusted IPs the keys were used from)."""
     calls = key_activity(ops, list(t.keys), now=now, hours=hours)
     networks = activity.parse_networks(trusted_cidrs)
