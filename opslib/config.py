@@ -411,6 +411,12 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def profile_reference(profile: str) -> str:
+    """How to name ``profile`` to another process or a kernel (which runs in ``notebooks/``): a YAML file or
+    a path made absolute, a profile name as it is."""
+    return str(Path(profile).resolve()) if profile.endswith((".yaml", ".yml")) or os.sep in profile else profile
+
+
 def load_profile(profile: "str | os.PathLike | Profile | None" = None) -> Profile:
     """Load and validate a profile by name (``parameters/NAME.yaml``) or path.
 

@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .actions.apply import ApplyResult
 
+__all__ = ["OpsError", "ProfileError", "ParameterError", "SandboxError", "ActionError", "ActionRefused",
+           "ActionFailed", "QueryError", "RunError", "CertificateError", "EvidenceError", "WebhookRejected",
+           "QueueFull", "PreflightError"]
+
 
 class OpsError(Exception):
     """Base of every error raised by opslib."""
@@ -65,7 +69,7 @@ class QueryError(OpsError):
 
 
 class RunError(OpsError):
-    """A notebook run could not be started or its output could not be read."""
+    """A notebook run could not be started or its output could not be read (``runbook serve``'s triage runs)."""
 
 
 class CertificateError(OpsError):

@@ -151,3 +151,9 @@ def notify(entry: Mapping, targets: list[Endpoint], *, previous: Mapping | None 
             record["error"] = f"{type(exc).__name__}: {exc}"
         sent.append(record)
     return sent
+
+
+def undelivered(entry: Mapping) -> list[str]:
+    """One line per notification of a run's entry that was not delivered (an error or an HTTP status >= 300)."""
+    return [f"{n['target']} {n['event']} not delivered: {n.get('error') or n.get('http_status')}"
+            for n in entry.get("notifications", []) if "error" in n or n.get("http_status", 200) >= 300]

@@ -9,7 +9,7 @@ import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 from croniter import croniter
@@ -72,7 +72,8 @@ class Job(BaseModel):
 class Schedules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    archive: str | None = Field(None, description="--archive for every job (default runs/ in the working directory)")
+    archive: str | None = Field(None, description="--archive for every job (default $OPSLIB_ARCHIVE, else runs/ "
+                                                   "beside parameters/)")
     workdir: str | None = Field(None, description="directory the jobs run in (default: the checkout)")
     notify: list[str] = Field([], description="alert targets of every job that names none")
     jobs: list[Job]
@@ -266,3 +267,74 @@ def check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | No
 
 def check_schedules(schedules: Schedules, **kwargs: Any) -> list[JobCheck]:
     return [check_job(job, schedules, **kwargs) for job in schedules.jobs]
+
+
+def check_file(path: str | Path | None = None, *, preflight: bool = True,
+               warn: Callable[[str], None] | None = None) -> tuple[Schedules, list[JobCheck]]:
+    """``runbook schedule check``: the schedules file (default ``parameters/schedules.yaml``) read, and every
+    job checked (with the preflight against the archive it would use, unless ``preflight=False``).
+    ``warn`` hears of jobs naming a notebook not in ``notebooks/`` (yet)."""
+    from .errors import OpsError
+    from .runner.archive import archive_for
+    from .runner.catalog import notebooks_dir
+    schedules = load_schedules(path)
+    known = {p.stem for p in notebooks_dir().glob("*.ipynb")}
+    for job in schedules.jobs:
+        if warn is not None and job.notebook not in known and not job.notebook.endswith(".ipynb"):
+            warn(f"job {job.name}: notebook {job.notebook!r} is not in {notebooks_dir()} yet")
+    results = []
+    for job in schedules.jobs:
+        archive = None
+        if preflight:
+            try:
+                archive = archive_for(schedules.archive, job.profile)
+            except OpsError:
+                archive = None
+        results.append(check_job(job, schedules, preflight=preflight, archive=archive))
+    return schedules, results
+
+
+def _passing(path: str | Path | None, *, preflight: bool, warn: Callable[[str], None] | None,
+             refused: Callable[[list[JobCheck]], None] | None) -> Schedules:
+    """The schedules file, if every job passes :func:`check_file`; else ``refused(failing)`` hears of them
+    and ParameterError is raised (nothing is written)."""
+    schedules, results = check_file(path, preflight=preflight, warn=warn)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        if refused is not None:
+            refused(bad)
+        raise ParameterError("jobs", [r.job for r in bad], "jobs that pass `runbook schedule check` (fix them or "
+                             "remove them from the schedules file); nothing was written")
+    return schedules
+
+
+def runbook_program() -> str:
+    """The ``runbook`` a job calls: the one beside this interpreter, else the one on PATH."""
+    import shutil
+    import sys
+    beside = Path(sys.executable).parent / "runbook"
+    return str(beside) if beside.exists() else (shutil.which("runbook") or "runbook")
+
+
+def crontab_file(path: str | Path | None = None, *, workdir: str | Path = ".", preflight: bool = True,
+                 warn: Callable[[str], None] | None = None,
+                 refused: Callable[[list[JobCheck]], None] | None = None) -> str:
+    """``runbook schedule crontab``: the crontab lines of the schedules file; refuses failing jobs."""
+    schedules = _passing(path, preflight=preflight, warn=warn, refused=refused)
+    return crontab(schedules, runbook=runbook_program(), workdir=workdir)
+
+
+def write_airflow_dag(path: str | Path | None, output: str | Path, *, workdir: str | Path = ".",
+                      preflight: bool = True, warn: Callable[[str], None] | None = None,
+                      refused: Callable[[list[JobCheck]], None] | None = None) -> Path:
+    """``runbook schedule airflow``: write the DAG file of the schedules file to ``output``; refuses failing
+    jobs (ParameterError, nothing written), and an ``output`` that cannot be written."""
+    schedules = _passing(path, preflight=preflight, warn=warn, refused=refused)
+    text = airflow_dag(schedules, runbook=runbook_program(), workdir=workdir)
+    target = Path(output)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    except OSError as exc:
+        raise ParameterError("--output", str(output), f"a writable file path ({exc.strerror or exc})") from exc
+    return target

@@ -136,6 +136,17 @@ class AuditLog:
         with self.path.open(encoding="utf-8") as fh:
             return [AuditRecord.from_dict(json.loads(line)) for line in fh if line.strip()]
 
+    def table(self, limit: int = 20) -> str:
+        """``runbook audit list``: the most recent ``limit`` attempts as a text table (id, time, status, profile,
+        operator, title), or a line saying the log is empty."""
+        from .plan import text_table
+        records = self.records()[-limit:]
+        if not records:
+            return f"no audit records in {self.path}"
+        rows = [{"id": r.id, "time": r.timestamp, "status": r.status, "profile": r.profile,
+                 "operator": r.operator.get("local_user", ""), "title": r.title} for r in records]
+        return text_table(rows, ["id", "time", "status", "profile", "operator", "title"])
+
     def get(self, audit_id: str) -> AuditRecord:
         """The record with this id (or the only one whose id starts with it)."""
         matches = [r for r in self.records() if r.id == audit_id] or \

@@ -29,6 +29,8 @@ def _register() -> None:
 
 _register()
 
+__all__ = ["main", "run"]
+
 
 def run() -> None:
     """Entry point with opslib errors turned into one clear line and exit code 2 for bad input."""
