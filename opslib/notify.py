@@ -69,7 +69,7 @@ def post_json(url: str, payload: dict, timeout: float = 10) -> int:
         return exc.code
 
 
-def job_key(entry: Mapping) -> str:
+def _job_key(entry: Mapping) -> str:
     return entry.get("job") or f"{entry['notebook']}@{entry['profile']}"
 
 
@@ -93,7 +93,7 @@ def slack_payload(entry: Mapping, *, recovered: bool = False) -> dict:
         entry["status"], ":red_circle:")
     head = f"{entry['notebook']} on {entry['profile']}: recovered ({entry['status']})" if recovered else _headline(entry)
     files = entry.get("files", {})
-    lines = [f"{icon} *{head}*", f"run `{entry['id']}` job `{job_key(entry)}` at {entry['start']}"
+    lines = [f"{icon} *{head}*", f"run `{entry['id']}` job `{_job_key(entry)}` at {entry['start']}"
              + (f" incident {entry['incident_id']}" if entry.get("incident_id") else "")]
     lines += [f"• {c['status'].upper()} {c['name']}: {c['detail']}" for c in entry.get("findings", [])
               if c["status"] != "ok"]
@@ -103,7 +103,7 @@ def slack_payload(entry: Mapping, *, recovered: bool = False) -> dict:
 
 
 def pagerduty_payload(entry: Mapping, routing_key: str, action: str) -> dict:
-    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": f"runbook:{job_key(entry)}"}
+    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": f"runbook:{_job_key(entry)}"}
     if action == "trigger":
         body["payload"] = {
             "summary": _headline(entry)[:1024], "source": entry.get("host") or "runbook",

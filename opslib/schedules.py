@@ -83,14 +83,14 @@ class Schedules(BaseModel):
         return list(self.notify if job.notify is None else job.notify)
 
 
-def default_path() -> Path:
+def _default_path() -> Path:
     from .config import parameters_dir
     return parameters_dir() / "schedules.yaml"
 
 
 def load_schedules(path: str | Path | None = None) -> Schedules:
     """Read and validate the schedules file; errors name the job and the field."""
-    path = Path(path) if path else default_path()
+    path = Path(path) if path else _default_path()
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -125,7 +125,7 @@ def _text(value: Any) -> str:
 INTERVAL_TEMPLATES = {"start": "{{ data_interval_start.isoformat() }}", "end": "{{ data_interval_end.isoformat() }}"}
 
 
-def interval_parameters(job: Job) -> dict[str, str]:
+def _interval_parameters(job: Job) -> dict[str, str]:
     """Parameters of the job's notebook whose domain says ``interval``, not set by the job: name -> Airflow
     template. Empty when the notebook is not in the catalog."""
     from .runner.catalog import resolve
@@ -137,7 +137,7 @@ def interval_parameters(job: Job) -> dict[str, str]:
             if d.interval and name not in job.parameters}
 
 
-def run_args(job: Job, schedules: Schedules, *, extra: dict[str, str] | None = None) -> list[str]:
+def _run_args(job: Job, schedules: Schedules, *, extra: dict[str, str] | None = None) -> list[str]:
     """The ``runbook run`` arguments of ``job`` (without the program name); ``extra`` adds ``-p`` texts."""
     args = ["run", job.notebook, "--profile", job.profile, "--job", job.name]
     for name, value in {**job.parameters, **(extra or {})}.items():
@@ -152,7 +152,7 @@ def run_args(job: Job, schedules: Schedules, *, extra: dict[str, str] | None = N
 
 
 def _command(job: Job, schedules: Schedules, runbook: str, extra: dict[str, str] | None = None) -> str:
-    return " ".join(shlex.quote(a) for a in [runbook, *run_args(job, schedules, extra=extra)])
+    return " ".join(shlex.quote(a) for a in [runbook, *_run_args(job, schedules, extra=extra)])
 
 
 def crontab(schedules: Schedules, *, runbook: str = "runbook", workdir: str | Path = ".",
@@ -213,7 +213,7 @@ def airflow_dag(schedules: Schedules, *, runbook: str = "runbook", workdir: str 
         text += _DAG_JOB.format(name=job.name, notebook=job.notebook, profile=job.profile, dag_id=dag_id(job),
                                 cron=job.cron, catchup=job.catchup, retries=job.retries,
                                 retry_delay=job.retry_delay_minutes,
-                                command=_command(job, schedules, runbook, extra=interval_parameters(job)))
+                                command=_command(job, schedules, runbook, extra=_interval_parameters(job)))
     return text
 
 
@@ -230,7 +230,7 @@ class JobCheck:
         return not self.problems
 
 
-def check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | None = None,
+def _check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | None = None,
               preflight: bool = True, archive: Any = None) -> JobCheck:
     from .config import load_profile
     from .errors import OpsError
@@ -265,10 +265,6 @@ def check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | No
     return JobCheck(job.name, tuple(problems))
 
 
-def check_schedules(schedules: Schedules, **kwargs: Any) -> list[JobCheck]:
-    return [check_job(job, schedules, **kwargs) for job in schedules.jobs]
-
-
 def check_file(path: str | Path | None = None, *, preflight: bool = True,
                warn: Callable[[str], None] | None = None) -> tuple[Schedules, list[JobCheck]]:
     """``runbook schedule check``: the schedules file (default ``parameters/schedules.yaml``) read, and every
@@ -290,7 +286,7 @@ def check_file(path: str | Path | None = None, *, preflight: bool = True,
                 archive = archive_for(schedules.archive, job.profile)
             except OpsError:
                 archive = None
-        results.append(check_job(job, schedules, preflight=preflight, archive=archive))
+        results.append(_check_job(job, schedules, preflight=preflight, archive=archive))
     return schedules, results
 
 
@@ -308,7 +304,7 @@ def _passing(path: str | Path | None, *, preflight: bool, warn: Callable[[str], 
     return schedules
 
 
-def runbook_program() -> str:
+def _runbook_program() -> str:
     """The ``runbook`` a job calls: the one beside this interpreter, else the one on PATH."""
     import shutil
     import sys
@@ -321,7 +317,7 @@ def crontab_file(path: str | Path | None = None, *, workdir: str | Path = ".", p
                  refused: Callable[[list[JobCheck]], None] | None = None) -> str:
     """``runbook schedule crontab``: the crontab lines of the schedules file; refuses failing jobs."""
     schedules = _passing(path, preflight=preflight, warn=warn, refused=refused)
-    return crontab(schedules, runbook=runbook_program(), workdir=workdir)
+    return crontab(schedules, runbook=_runbook_program(), workdir=workdir)
 
 
 def write_airflow_dag(path: str | Path | None, output: str | Path, *, workdir: str | Path = ".",
@@ -330,7 +326,7 @@ def write_airflow_dag(path: str | Path | None, output: str | Path, *, workdir: s
     """``runbook schedule airflow``: write the DAG file of the schedules file to ``output``; refuses failing
     jobs (ParameterError, nothing written), and an ``output`` that cannot be written."""
     schedules = _passing(path, preflight=preflight, warn=warn, refused=refused)
-    text = airflow_dag(schedules, runbook=runbook_program(), workdir=workdir)
+    text = airflow_dag(schedules, runbook=_runbook_program(), workdir=workdir)
     target = Path(output)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

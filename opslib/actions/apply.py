@@ -93,7 +93,7 @@ def _confirm_list(confirm: "str | list[str] | None") -> list[str]:
     return [str(i).strip() for i in items if str(i).strip()]
 
 
-def run_prechecks(ops: "Ops", plan: Plan) -> None:
+def _run_prechecks(ops: "Ops", plan: Plan) -> None:
     """Re-run the plan's pre-flight checks live (read-only) and keep their results on the plan."""
     if plan.prechecks:
         checks: list[Precondition] = []
@@ -126,7 +126,7 @@ def apply(plan: Plan, *, dry_run: bool = True, confirm: "str | list[str] | None"
     result = ApplyResult("planned", plan, record.steps, record.id, record=record)
     error: ActionError | None = None
     try:
-        run_prechecks(ops, plan)
+        _run_prechecks(ops, plan)
         record.checks = [c.to_dict() for c in plan.checks]
         check_plan(ops, plan)
         if ops.profile.production and not dry_run:

@@ -171,7 +171,7 @@ def _table(engine: sa.Engine) -> sa.Table:
     return sa.Table(TABLE, meta, autoload_with=engine)
 
 
-def write_db(engine: sa.Engine, record: AuditRecord) -> None:
+def _write_db(engine: sa.Engine, record: AuditRecord) -> None:
     """Insert ``record`` into ``audit_logs`` (only the columns the table has)."""
     try:
         table = _table(engine)
@@ -220,7 +220,7 @@ def record_everywhere(ops: "Ops | None", record: AuditRecord, log: AuditLog, *, 
     if not database or ops is None:
         return None
     try:
-        write_db(ops.database, record)
+        _write_db(ops.database, record)
     except OpsError as exc:
         return str(exc)
     return None

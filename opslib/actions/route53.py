@@ -76,7 +76,7 @@ def _upsert(zone: str, record: dict, current: dict | None, new_rrs: dict, *, und
                   target=_name(new_rrs["Name"]), region=None, undo=undo, meta={"requires_preflight": failover})
 
 
-def plan_alias_record(ops: "Ops", dns_name: str, *, record: str | None = None, zone: str | None = None,
+def _plan_alias_record(ops: "Ops", dns_name: str, *, record: str | None = None, zone: str | None = None,
                       alb_region: str = "dr", failover: bool = True) -> Plan:
     """UPSERT ``record`` (default: the API record) as an alias to the ALB ``dns_name`` in ``alb_region``."""
     d = ops.profile.dns
@@ -145,7 +145,7 @@ def http_check(name: str, url: str | None, timeout: float) -> Precondition:
         return Precondition(name, False, f"{url}: {exc}")
 
 
-def dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str, int]]:
+def _dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str, int]]:
     """(service, DR desired count) for every ingest service: ``desired_count`` when given, else the
     service's ``dr_desired_count``. A service with neither is a ParameterError (before any call)."""
     out = []
@@ -166,13 +166,13 @@ def plan_regional_failover(ops: "Ops", *, desired_count: int | None = None,
     DNS moves last (the runbook moves it first, sending traffic to a DR side not yet scaled). The DR
     pre-flight checks run now and again right before applying; a failure refuses the plan."""
     preflight = preflight or dr_preflight
-    capacity = dr_capacity(ops, desired_count)
+    capacity = _dr_capacity(ops, desired_count)
     plan = Plan("DR capacity", [], ops, [] if capacity else [
         f"no ECS service with role {FAILOVER_ROLE!r} in the profile: no DR capacity to scale"])
     for name, count in capacity:
         plan = plan + ecs.plan_desired_count(ops, name, count, region="dr")
     plan = plan + kinesis.plan_stream_encryption(ops, region="dr")
-    plan = plan + plan_alias_record(ops, ops.profile.dns.dr_alb_dns, alb_region="dr", failover=True)
+    plan = plan + _plan_alias_record(ops, ops.profile.dns.dr_alb_dns, alb_region="dr", failover=True)
     plan.title = f"regional failover to {ops.dr_region}"
     plan.prechecks = [preflight]
     plan.checks = preflight(ops)

@@ -156,7 +156,7 @@ def runbook_for(rule: Any) -> tuple[str, dict] | None:
     return RUNBOOK_ALIASES.get(name, name), {}
 
 
-def runbook_command(rule: Any, profile: str, incident: str = "<incident-id>") -> str | None:
+def _runbook_command(rule: Any, profile: str, incident: str = "<incident-id>") -> str | None:
     """The command a person runs for an alarm of ``rule`` (what the receiver of ``runbook serve`` runs)."""
     found = runbook_for(rule)
     if found is None:
@@ -168,7 +168,7 @@ def runbook_command(rule: Any, profile: str, incident: str = "<incident-id>") ->
 
 def alarm_description(profile: Any, rule: Any) -> str:
     """``<condition>. Runbook: <command>``, within CloudWatch's 1024 characters (the command is kept whole)."""
-    command = runbook_command(rule, profile.name)
+    command = _runbook_command(rule, profile.name)
     if command is None:
         return rule.condition[:DESCRIPTION_LIMIT]
     tail = f". Runbook: {command}"

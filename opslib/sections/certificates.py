@@ -193,7 +193,7 @@ def health_endpoints(ops: "Ops") -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def listener_certificates(elbv2: Any) -> dict[str, list[str]]:
+def _listener_certificates(elbv2: Any) -> dict[str, list[str]]:
     """Certificate ARN -> the listeners serving it (``<load balancer>:<port>``), from every load balancer's
     listeners: their default certificate and, for HTTPS/TLS listeners, the SNI certificates too."""
     out: dict[str, list[str]] = {}
@@ -235,7 +235,7 @@ def listener_expiry(elbv2: Any, acm: Any, *, now: datetime, region: str | None =
     server certificate is listed as unknown (ACM does not hold it); a failed read is one unknown row."""
     where = f" in {region}" if region else ""
     try:
-        used = listener_certificates(elbv2)
+        used = _listener_certificates(elbv2)
     except (ClientError, BotoCoreError) as exc:
         return [CertStatus("acm", f"load balancers{where}", "", None, None, unknown=True,
                            error=f"cannot read the load balancers' listeners{where}: {exc}")]
@@ -250,7 +250,7 @@ def listener_expiry(elbv2: Any, acm: Any, *, now: datetime, region: str | None =
     return out
 
 
-def acm_expiry(acm: Any, *, now: datetime, domains: Iterable[str] | None = None) -> list[CertStatus]:
+def _acm_expiry(acm: Any, *, now: datetime, domains: Iterable[str] | None = None) -> list[CertStatus]:
     """Every ACM certificate (or those for ``domains``) with its NotAfter."""
     wanted = set(domains or ())
     out = []
@@ -282,7 +282,7 @@ def collect(*, now: datetime, pem_paths: Iterable[str] = (), endpoints: Iterable
             rows.append(CertStatus("endpoint", text, "", None, None, error=str(exc), unknown=exc.unknown))
     if acm is not None:
         try:
-            rows.extend(acm_expiry(acm, now=now, domains=domains))
+            rows.extend(_acm_expiry(acm, now=now, domains=domains))
         except CertificateError as exc:
             rows.append(CertStatus("acm", "acm", "", None, None, error=str(exc), unknown=True))
     return rows

@@ -27,7 +27,7 @@ def post_json(url: str, payload: dict, headers: dict, timeout: float = 10) -> in
         return exc.code
 
 
-def ordered_findings(entry: Mapping) -> list[dict]:
+def _ordered_findings(entry: Mapping) -> list[dict]:
     return sorted(entry.get("findings", []), key=lambda c: ORDER.get(c.get("status"), 2))
 
 
@@ -43,7 +43,7 @@ def summary_text(triage: Triage, entry: Mapping, *, limit: int = 25) -> str:
     lines = [head, f"run {entry.get('id', '?')} (read-only), state change {triage.changed_at:%Y-%m-%d %H:%M}Z"]
     if entry.get("error"):
         lines.append(f"ERROR {entry['error'].get('ename')}: {entry['error'].get('evalue')}")
-    found = ordered_findings(entry)
+    found = _ordered_findings(entry)
     lines += [f"{c['status'].upper()} {c['name']}: {c['detail']}" for c in found[:limit]]
     if len(found) > limit:
         lines.append(f"... {len(found) - limit} more findings in the evidence")

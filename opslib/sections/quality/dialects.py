@@ -96,7 +96,7 @@ def db_time(ts: datetime) -> datetime:
     return ts
 
 
-def dialect_name(bind: sa.Engine | sa.Connection | sa.engine.Dialect) -> str:
+def _dialect_name(bind: sa.Engine | sa.Connection | sa.engine.Dialect) -> str:
     return getattr(bind, "dialect", bind).name
 
 

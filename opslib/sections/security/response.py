@@ -69,7 +69,7 @@ def check_response(*, respond: str = "auto", deactivate_keys: Any = None, block_
             "reset_users": _strings("reset_users", reset_users, "a list of Cognito usernames")}
 
 
-def read_secrets(classified: pd.DataFrame, keys: Iterable[str], ips: Iterable[str]) -> dict[str, str]:
+def _read_secrets(classified: pd.DataFrame, keys: Iterable[str], ips: Iterable[str]) -> dict[str, str]:
     """Secrets whose value the offending keys or IPs read (``GetSecretValue``): they must be rotated."""
     keys, ips = set(keys), set(ips)
     hit = classified[(classified["event_name"] == "GetSecretValue")
@@ -99,7 +99,7 @@ def targets(*, respond: str, exposures: Exposures | None, classified: pd.DataFra
             for ip in activity.suspicious_ips(classified):
                 names = classified.loc[classified["source_ip"] == ip, "event_name"]
                 t.ips[ip] = "untrusted source of " + ", ".join(dict.fromkeys(names))
-            t.secrets.update(read_secrets(classified, t.keys, t.ips))
+            t.secrets.update(_read_secrets(classified, t.keys, t.ips))
     for k in explicit.get("deactivate_keys", []):
         t.keys.setdefault(k, "named in deactivate_keys")
     for ip in explicit.get("block_ips", []):
@@ -178,8 +178,8 @@ def investigate(ops: Any, t: ResponseTargets, *, trusted_cidrs: Sequence[str], n
     used_from = {ip for ip in calls["source_ip"] if not activity.ip_trusted(ip, networks)} if networks else set()
     ips = sorted(set(t.ips) | used_from)
     return Investigation(calls, by_source(calls), ips,
-                         access_log_requests(ops.client("s3"), ops.profile.s3.access_logs_bucket, ips, now=now),
-                         audit_rows(ops.database, ips, now=now))
+                         _access_log_requests(ops.client("s3"), ops.profile.s3.access_logs_bucket, ips, now=now),
+                         _audit_rows(ops.database, ips, now=now))
 
 
 def _access_line(line: str) -> dict | None:
@@ -198,7 +198,7 @@ def _access_line(line: str) -> dict | None:
         return None
 
 
-def access_log_requests(s3: Any, bucket: str, ips: Iterable[str], *, now: datetime, days: int = 1,
+def _access_log_requests(s3: Any, bucket: str, ips: Iterable[str], *, now: datetime, days: int = 1,
                         max_bytes: int = 50_000_000) -> pd.DataFrame:
     """The API access-log lines (``<bucket>/YYYY/MM/DD/``) of the last ``days`` days from ``ips``: the
     runbook's ``aws s3 sync`` + Athena query, read directly (Athena needs a table and a result location)."""
@@ -220,7 +220,7 @@ def access_log_requests(s3: Any, bucket: str, ips: Iterable[str], *, now: dateti
     return pd.DataFrame(rows, columns=["time", "ip", "request", "status", "object"])
 
 
-def audit_rows(engine: sa.Engine, ips: Iterable[str], *, now: datetime, days: int = 90, limit: int = 200) -> pd.DataFrame:
+def _audit_rows(engine: sa.Engine, ips: Iterable[str], *, now: datetime, days: int = 90, limit: int = 200) -> pd.DataFrame:
     """``audit_logs`` rows of the IPs in the last ``days`` days (bound time, not NOW())."""
     ips = [ip for ip in ips if activity.is_ip(ip)]
     cols = ["action", "user_id", "timestamp", "ip_address"]
