@@ -1,5 +1,16 @@
 """One exception tree for opslib. Every error carries named fields and a message that says what
-to do next; callers catch :class:`OpsError` to handle any of them."""
+to do next; callers catch :class:`OpsError` to handle any of them::
+
+    OpsError
+     ├── ProfileError, ParameterError, PreflightError   bad input, nothing ran (``runbook`` exit 2)
+     ├── SandboxError
+     ├── ActionError                                    plan/apply; ``result``: the attempt, when apply raised
+     │    ├── ActionRefused                             a guard rail or the confirmation refused, nothing sent
+     │    └── ActionFailed                              a change failed; earlier ones stay applied
+     ├── QueryError, CertificateError                   a read failed
+     ├── RunError, EvidenceError                        a run could not start / the archive does not verify
+     └── WebhookRejected, QueueFull                     ``runbook serve`` refused a request
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
