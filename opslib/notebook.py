@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import plotly.io as pio
 
-from .settings import LAB_PROFILE_ENV, resolve_lab_profile  # noqa: F401 (LAB_PROFILE_ENV: also imported from here)
+from .settings import resolve_lab_profile
 
 RENDERER = "plotly_mimetype"
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 from .config import Profile, expand_env
 from .errors import ParameterError
-from .settings import PAGERDUTY_ROUTING_KEY_ENV as ROUTING_KEY_ENV, SLACK_WEBHOOK_ENV, resolve_routing_key
+from .settings import PAGERDUTY_ROUTING_KEY_ENV, SLACK_WEBHOOK_ENV, resolve_routing_key
 
 TARGETS = ("slack", "pagerduty")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -53,7 +53,7 @@ def endpoints(profile: Profile, targets: list[str], environ: Mapping[str, str] |
         else:
             key = resolve_routing_key(environ=env)
             if not key:
-                raise ParameterError("--notify", target, f"a routing key in ${ROUTING_KEY_ENV}")
+                raise ParameterError("--notify", target, f"a routing key in ${PAGERDUTY_ROUTING_KEY_ENV}")
             out.append(Endpoint(target, url or PAGERDUTY_URL, key))
     return out
 

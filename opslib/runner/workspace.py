@@ -26,7 +26,8 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from ..errors import ParameterError
-from .archive import DEFAULT_ARCHIVE, Archive, LocalArchive
+from ..settings import DEFAULT_ARCHIVE
+from .archive import Archive, LocalArchive
 from .catalog import NotebookInfo
 from .manifest import RunEntry
 from .scrub import Scrubber

@@ -5,7 +5,6 @@ import hmac
 import json
 
 from ..errors import WebhookRejected
-from ..settings import ALERTMANAGER_TOKEN_ENV as TOKEN_ENV  # noqa: F401 (also imported from here)
 from .events import AlarmEvent, parse_time
 
 

@@ -7,7 +7,6 @@ import hmac
 import json
 
 from ..errors import WebhookRejected
-from ..settings import PAGERDUTY_WEBHOOK_SECRET_ENV as SECRET_ENV  # noqa: F401 (also imported from here)
 from .events import AlarmEvent, parse_time
 
 FIRING = ("incident.triggered", "incident.reopened")
