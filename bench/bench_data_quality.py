@@ -60,7 +60,7 @@ def _measured(fn, *args):
 
 def notebook_queries(path: Path, passes: int = 2) -> list[dict[str, float]]:
     """Seconds per step of the notebook (same calls, same defaults, one connection from
-    ``quality.connect`` as the notebook opens it), per pass."""
+    ``quality.open_connection`` as the notebook opens it), per pass."""
     engine = sa.create_engine(f"duckdb:///{path}", connect_args={"read_only": True}, poolclass=NullPool)
     win = quality.window(NOW, hours=24)
     steps = {
@@ -73,7 +73,7 @@ def notebook_queries(path: Path, passes: int = 2) -> list[dict[str, float]]:
     }
     out = []
     try:
-        with quality.connect(engine) as db:
+        with quality.open_connection(engine) as db:
             for _ in range(passes):
                 times = {}
                 for name, step in steps.items():

@@ -1,6 +1,6 @@
 """Environment profiles: ``parameters/<name>.yaml`` (or any YAML path) -> one validated ``Profile``.
 
-Explicit argument beats environment variable beats default, resolved here and nowhere else.
+Explicit argument beats environment variable beats default, resolved in :mod:`opslib.settings`.
 Secrets never live in a profile: URLs may reference environment variables (``${ANALYTICS_DB_URL}``),
 which are expanded only when a connection is made (:func:`expand_env`).
 """
@@ -17,23 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ProfileError
 
-PROFILE_DIR_ENV = "OPSLIB_PARAMETERS"
-PROFILE_ENV = "OPSLIB_PROFILE"
-DEFAULT_PROFILE = "sandbox"
+from .settings import DEFAULT_PROFILE, project_root, resolve_parameters_dir, resolve_profile
 
 
 def parameters_dir() -> Path:
     """The folder holding the named profiles: $OPSLIB_PARAMETERS, else ``parameters/`` of the checkout."""
-    env = os.environ.get(PROFILE_DIR_ENV)
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent.parent / "parameters"
-    return here if here.is_dir() else Path.cwd() / "parameters"
-
-
-def project_root() -> Path:
-    """The folder holding ``parameters/``: where ``notebooks/``, ``.sandbox/`` and ``.audit/`` live by default."""
-    return parameters_dir().resolve().parent
+    return resolve_parameters_dir()
 
 
 #: Environments whose profiles are production unless they say otherwise (the DR side serves production).
@@ -422,13 +411,19 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def profile_reference(profile: str) -> str:
+    """How to name ``profile`` to another process or a kernel (which runs in ``notebooks/``): a YAML file or
+    a path made absolute, a profile name as it is."""
+    return str(Path(profile).resolve()) if profile.endswith((".yaml", ".yml")) or os.sep in profile else profile
+
+
 def load_profile(profile: "str | os.PathLike | Profile | None" = None) -> Profile:
     """Load and validate a profile by name (``parameters/NAME.yaml``) or path.
 
     ``None`` means $OPSLIB_PROFILE, else ``sandbox``. Raises :class:`ProfileError` naming the key."""
     if isinstance(profile, Profile):
         return profile
-    profile = profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    profile = resolve_profile(profile)
     path = _locate(profile)
     data = _read(path)
     data.setdefault("source", str(path))

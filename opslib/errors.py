@@ -1,6 +1,26 @@
 """One exception tree for opslib. Every error carries named fields and a message that says what
-to do next; callers catch :class:`OpsError` to handle any of them."""
+to do next; callers catch :class:`OpsError` to handle any of them::
+
+    OpsError
+     ├── ProfileError, ParameterError, PreflightError   bad input, nothing ran (``runbook`` exit 2)
+     ├── SandboxError
+     ├── ActionError                                    plan/apply; ``result``: the attempt, when apply raised
+     │    ├── ActionRefused                             a guard rail or the confirmation refused, nothing sent
+     │    └── ActionFailed                              a change failed; earlier ones stay applied
+     ├── QueryError, CertificateError                   a read failed
+     ├── RunError, EvidenceError                        a run could not start / the archive does not verify
+     └── WebhookRejected, QueueFull                     ``runbook serve`` refused a request
+"""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .actions.apply import ApplyResult
+
+__all__ = ["OpsError", "ProfileError", "ParameterError", "SandboxError", "ActionError", "ActionRefused",
+           "ActionFailed", "QueryError", "RunError", "CertificateError", "EvidenceError", "WebhookRejected",
+           "QueueFull", "PreflightError"]
 
 
 class OpsError(Exception):
@@ -28,23 +48,31 @@ class SandboxError(OpsError):
 
 
 class ActionError(OpsError):
-    """Base for errors of the plan/apply mechanism."""
+    """Base for errors of the plan/apply mechanism. ``result``: when :func:`opslib.actions.apply` raises it,
+    the :class:`opslib.actions.ApplyResult` of the attempt (what was refused, applied or failed, the audit id)."""
+
+    result: "ApplyResult | None" = None
+
+    def __init__(self, *args: object, result: "ApplyResult | None" = None):
+        self.result = result
+        super().__init__(*args)
 
 
 class ActionRefused(ActionError):
     """A guard rail or the confirmation rule refused a plan before any call was made."""
 
-    def __init__(self, reason: str, *, change: str | None = None):
+    def __init__(self, reason: str, *, change: str | None = None, result: "ApplyResult | None" = None):
         self.reason, self.change = reason, change
-        super().__init__(f"refused{f' ({change})' if change else ''}: {reason}")
+        super().__init__(f"refused{f' ({change})' if change else ''}: {reason}", result=result)
 
 
 class ActionFailed(ActionError):
     """A change failed while a plan was being applied; earlier changes stay applied (see the audit record)."""
 
-    def __init__(self, message: str, *, applied: list | None = None, failed: str | None = None):
+    def __init__(self, message: str, *, applied: list | None = None, failed: str | None = None,
+                 result: "ApplyResult | None" = None):
         self.applied, self.failed = applied or [], failed
-        super().__init__(message)
+        super().__init__(message, result=result)
 
 
 class QueryError(OpsError):
@@ -52,7 +80,16 @@ class QueryError(OpsError):
 
 
 class RunError(OpsError):
-    """A notebook run could not be started or its output could not be read."""
+    """A notebook run could not be started or its output could not be read (``runbook serve``'s triage runs)."""
+
+
+class CertificateError(OpsError):
+    """A certificate could not be read (missing file, bad PEM, endpoint unreachable). ``unknown``: nothing is
+    known about the certificate (unreadable source), else what was read is not a usable certificate."""
+
+    def __init__(self, message: str, *, source: str, unknown: bool = True):
+        self.source, self.unknown = source, unknown
+        super().__init__(message)
 
 
 class EvidenceError(OpsError):

@@ -127,7 +127,7 @@ def _figures_text(figures: Mapping) -> str:
     return ", ".join(f"{k}={v}" for k, v in figures.items())
 
 
-def findings_text(checks: list[Check]) -> str:
+def _findings_text(checks: list[Check]) -> str:
     """A plain-text table (terminal, text/plain output)."""
     if not checks:
         return "no findings recorded"
@@ -140,7 +140,7 @@ def findings_text(checks: list[Check]) -> str:
 _COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "unknown": "#6e7781", "fail": "#cf222e"}
 
 
-def findings_html(checks: list[Check]) -> str:
+def _findings_html(checks: list[Check]) -> str:
     rows = "".join(
         f"<tr><td style='color:{_COLOURS[c.status]};font-weight:bold'>{c.status.upper()}</td>"
         f"<td>{html.escape(c.name)}</td><td>{html.escape(c.detail)}</td>"
@@ -152,7 +152,7 @@ def findings_html(checks: list[Check]) -> str:
 def findings_bundle(checks: list[Check]) -> dict:
     """The display bundle: the machine-readable checks plus HTML and text renderings."""
     payload = {"version": SCHEMA_VERSION, "status": overall_status(checks), "checks": [c.to_dict() for c in checks]}
-    return {MIME: payload, "text/html": findings_html(checks), "text/plain": findings_text(checks)}
+    return {MIME: payload, "text/html": _findings_html(checks), "text/plain": _findings_text(checks)}
 
 
 def record_findings(checks: Iterable[Any], *, display: Any = None) -> list[Check]:

@@ -14,18 +14,17 @@ started with.
 """
 from __future__ import annotations
 
-import os
-
 import plotly.io as pio
 
-LAB_PROFILE_ENV = "OPSLIB_LAB_PROFILE"
+from .settings import resolve_lab_profile
+
 RENDERER = "plotly_mimetype"
 
 
 def setup(profile: str | None = None) -> str | None:
     """Configure plotly for compact, offline-renderable outputs; return the profile to use."""
     pio.renderers.default = RENDERER
-    lab = os.environ.get(LAB_PROFILE_ENV)
+    lab = resolve_lab_profile()
     if lab and profile and lab != profile:
         print(f"runbook lab: using profile {lab!r} (the parameters cell says {profile!r})")
     return lab or profile

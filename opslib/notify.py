@@ -22,10 +22,10 @@ from typing import Any, Callable, Mapping
 
 from .config import Profile, expand_env
 from .errors import ParameterError
+from .settings import PAGERDUTY_ROUTING_KEY_ENV, SLACK_WEBHOOK_ENV, resolve_routing_key
 
 TARGETS = ("slack", "pagerduty")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
-ROUTING_KEY_ENV = "OPSLIB_PAGERDUTY_ROUTING_KEY"
 Post = Callable[[str, dict], int]
 
 
@@ -48,12 +48,12 @@ def endpoints(profile: Profile, targets: list[str], environ: Mapping[str, str] |
         if target == "slack":
             if not url:
                 raise ParameterError("--notify", target, "a Slack webhook URL in the profile's notify.slack "
-                                     "(sandbox: set OPSLIB_SLACK_WEBHOOK)")
+                                     f"(sandbox: set {SLACK_WEBHOOK_ENV})")
             out.append(Endpoint(target, url))
         else:
-            key = env.get(ROUTING_KEY_ENV)
+            key = resolve_routing_key(environ=env)
             if not key:
-                raise ParameterError("--notify", target, f"a routing key in ${ROUTING_KEY_ENV}")
+                raise ParameterError("--notify", target, f"a routing key in ${PAGERDUTY_ROUTING_KEY_ENV}")
             out.append(Endpoint(target, url or PAGERDUTY_URL, key))
     return out
 
@@ -69,7 +69,7 @@ def post_json(url: str, payload: dict, timeout: float = 10) -> int:
         return exc.code
 
 
-def job_key(entry: Mapping) -> str:
+def _job_key(entry: Mapping) -> str:
     return entry.get("job") or f"{entry['notebook']}@{entry['profile']}"
 
 
@@ -93,7 +93,7 @@ def slack_payload(entry: Mapping, *, recovered: bool = False) -> dict:
         entry["status"], ":red_circle:")
     head = f"{entry['notebook']} on {entry['profile']}: recovered ({entry['status']})" if recovered else _headline(entry)
     files = entry.get("files", {})
-    lines = [f"{icon} *{head}*", f"run `{entry['id']}` job `{job_key(entry)}` at {entry['start']}"
+    lines = [f"{icon} *{head}*", f"run `{entry['id']}` job `{_job_key(entry)}` at {entry['start']}"
              + (f" incident {entry['incident_id']}" if entry.get("incident_id") else "")]
     lines += [f"• {c['status'].upper()} {c['name']}: {c['detail']}" for c in entry.get("findings", [])
               if c["status"] != "ok"]
@@ -103,7 +103,7 @@ def slack_payload(entry: Mapping, *, recovered: bool = False) -> dict:
 
 
 def pagerduty_payload(entry: Mapping, routing_key: str, action: str) -> dict:
-    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": f"runbook:{job_key(entry)}"}
+    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": f"runbook:{_job_key(entry)}"}
     if action == "trigger":
         body["payload"] = {
             "summary": _headline(entry)[:1024], "source": entry.get("host") or "runbook",
@@ -151,3 +151,9 @@ def notify(entry: Mapping, targets: list[Endpoint], *, previous: Mapping | None 
             record["error"] = f"{type(exc).__name__}: {exc}"
         sent.append(record)
     return sent
+
+
+def undelivered(entry: Mapping) -> list[str]:
+    """One line per notification of a run's entry that was not delivered (an error or an HTTP status >= 300)."""
+    return [f"{n['target']} {n['event']} not delivered: {n.get('error') or n.get('http_status')}"
+            for n in entry.get("notifications", []) if "error" in n or n.get("http_status", 200) >= 300]

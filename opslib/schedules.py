@@ -9,7 +9,7 @@ import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 from croniter import croniter
@@ -72,7 +72,8 @@ class Job(BaseModel):
 class Schedules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    archive: str | None = Field(None, description="--archive for every job (default runs/ in the working directory)")
+    archive: str | None = Field(None, description="--archive for every job (default $OPSLIB_ARCHIVE, else runs/ "
+                                                   "beside parameters/)")
     workdir: str | None = Field(None, description="directory the jobs run in (default: the checkout)")
     notify: list[str] = Field([], description="alert targets of every job that names none")
     jobs: list[Job]
@@ -82,14 +83,14 @@ class Schedules(BaseModel):
         return list(self.notify if job.notify is None else job.notify)
 
 
-def default_path() -> Path:
+def _default_path() -> Path:
     from .config import parameters_dir
     return parameters_dir() / "schedules.yaml"
 
 
 def load_schedules(path: str | Path | None = None) -> Schedules:
     """Read and validate the schedules file; errors name the job and the field."""
-    path = Path(path) if path else default_path()
+    path = Path(path) if path else _default_path()
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -124,7 +125,7 @@ def _text(value: Any) -> str:
 INTERVAL_TEMPLATES = {"start": "{{ data_interval_start.isoformat() }}", "end": "{{ data_interval_end.isoformat() }}"}
 
 
-def interval_parameters(job: Job) -> dict[str, str]:
+def _interval_parameters(job: Job) -> dict[str, str]:
     """Parameters of the job's notebook whose domain says ``interval``, not set by the job: name -> Airflow
     template. Empty when the notebook is not in the catalog."""
     from .runner.catalog import resolve
@@ -136,7 +137,7 @@ def interval_parameters(job: Job) -> dict[str, str]:
             if d.interval and name not in job.parameters}
 
 
-def run_args(job: Job, schedules: Schedules, *, extra: dict[str, str] | None = None) -> list[str]:
+def _run_args(job: Job, schedules: Schedules, *, extra: dict[str, str] | None = None) -> list[str]:
     """The ``runbook run`` arguments of ``job`` (without the program name); ``extra`` adds ``-p`` texts."""
     args = ["run", job.notebook, "--profile", job.profile, "--job", job.name]
     for name, value in {**job.parameters, **(extra or {})}.items():
@@ -151,7 +152,7 @@ def run_args(job: Job, schedules: Schedules, *, extra: dict[str, str] | None = N
 
 
 def _command(job: Job, schedules: Schedules, runbook: str, extra: dict[str, str] | None = None) -> str:
-    return " ".join(shlex.quote(a) for a in [runbook, *run_args(job, schedules, extra=extra)])
+    return " ".join(shlex.quote(a) for a in [runbook, *_run_args(job, schedules, extra=extra)])
 
 
 def crontab(schedules: Schedules, *, runbook: str = "runbook", workdir: str | Path = ".",
@@ -212,7 +213,7 @@ def airflow_dag(schedules: Schedules, *, runbook: str = "runbook", workdir: str 
         text += _DAG_JOB.format(name=job.name, notebook=job.notebook, profile=job.profile, dag_id=dag_id(job),
                                 cron=job.cron, catchup=job.catchup, retries=job.retries,
                                 retry_delay=job.retry_delay_minutes,
-                                command=_command(job, schedules, runbook, extra=interval_parameters(job)))
+                                command=_command(job, schedules, runbook, extra=_interval_parameters(job)))
     return text
 
 
@@ -229,7 +230,7 @@ class JobCheck:
         return not self.problems
 
 
-def check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | None = None,
+def _check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | None = None,
               preflight: bool = True, archive: Any = None) -> JobCheck:
     from .config import load_profile
     from .errors import OpsError
@@ -264,5 +265,72 @@ def check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | No
     return JobCheck(job.name, tuple(problems))
 
 
-def check_schedules(schedules: Schedules, **kwargs: Any) -> list[JobCheck]:
-    return [check_job(job, schedules, **kwargs) for job in schedules.jobs]
+def check_file(path: str | Path | None = None, *, preflight: bool = True,
+               warn: Callable[[str], None] | None = None) -> tuple[Schedules, list[JobCheck]]:
+    """``runbook schedule check``: the schedules file (default ``parameters/schedules.yaml``) read, and every
+    job checked (with the preflight against the archive it would use, unless ``preflight=False``).
+    ``warn`` hears of jobs naming a notebook not in ``notebooks/`` (yet)."""
+    from .errors import OpsError
+    from .runner.archive import archive_for
+    from .runner.catalog import notebooks_dir
+    schedules = load_schedules(path)
+    known = {p.stem for p in notebooks_dir().glob("*.ipynb")}
+    for job in schedules.jobs:
+        if warn is not None and job.notebook not in known and not job.notebook.endswith(".ipynb"):
+            warn(f"job {job.name}: notebook {job.notebook!r} is not in {notebooks_dir()} yet")
+    results = []
+    for job in schedules.jobs:
+        archive = None
+        if preflight:
+            try:
+                archive = archive_for(schedules.archive, job.profile)
+            except OpsError:
+                archive = None
+        results.append(_check_job(job, schedules, preflight=preflight, archive=archive))
+    return schedules, results
+
+
+def _passing(path: str | Path | None, *, preflight: bool, warn: Callable[[str], None] | None,
+             refused: Callable[[list[JobCheck]], None] | None) -> Schedules:
+    """The schedules file, if every job passes :func:`check_file`; else ``refused(failing)`` hears of them
+    and ParameterError is raised (nothing is written)."""
+    schedules, results = check_file(path, preflight=preflight, warn=warn)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        if refused is not None:
+            refused(bad)
+        raise ParameterError("jobs", [r.job for r in bad], "jobs that pass `runbook schedule check` (fix them or "
+                             "remove them from the schedules file); nothing was written")
+    return schedules
+
+
+def _runbook_program() -> str:
+    """The ``runbook`` a job calls: the one beside this interpreter, else the one on PATH."""
+    import shutil
+    import sys
+    beside = Path(sys.executable).parent / "runbook"
+    return str(beside) if beside.exists() else (shutil.which("runbook") or "runbook")
+
+
+def crontab_file(path: str | Path | None = None, *, workdir: str | Path = ".", preflight: bool = True,
+                 warn: Callable[[str], None] | None = None,
+                 refused: Callable[[list[JobCheck]], None] | None = None) -> str:
+    """``runbook schedule crontab``: the crontab lines of the schedules file; refuses failing jobs."""
+    schedules = _passing(path, preflight=preflight, warn=warn, refused=refused)
+    return crontab(schedules, runbook=_runbook_program(), workdir=workdir)
+
+
+def write_airflow_dag(path: str | Path | None, output: str | Path, *, workdir: str | Path = ".",
+                      preflight: bool = True, warn: Callable[[str], None] | None = None,
+                      refused: Callable[[list[JobCheck]], None] | None = None) -> Path:
+    """``runbook schedule airflow``: write the DAG file of the schedules file to ``output``; refuses failing
+    jobs (ParameterError, nothing written), and an ``output`` that cannot be written."""
+    schedules = _passing(path, preflight=preflight, warn=warn, refused=refused)
+    text = airflow_dag(schedules, runbook=_runbook_program(), workdir=workdir)
+    target = Path(output)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    except OSError as exc:
+        raise ParameterError("--output", str(output), f"a writable file path ({exc.strerror or exc})") from exc
+    return target

@@ -8,7 +8,7 @@ import pytest
 
 from test_actions_env import act_moto, act_pg, shared_env, snapshot  # noqa: F401
 
-from opslib.actions import AuditLog, Check, apply, cognito, ecs, kinesis, lambda_, route53, sql
+from opslib.actions import AuditLog, Precondition, apply, cognito, ecs, kinesis, lambda_, route53, sql
 from opslib.errors import ActionRefused
 
 
@@ -43,7 +43,7 @@ CASES = {
     "failover with the DR health check failing": (lambda ops: route53.plan_regional_failover(ops),
                                                   "DR pre-flight failed: DR health endpoint"),
     "failover with a DR check failing": (
-        lambda ops: route53.plan_regional_failover(ops, preflight=lambda o: [Check("DR stream user-events-dr", False,
+        lambda ops: route53.plan_regional_failover(ops, preflight=lambda o: [Precondition("DR stream user-events-dr", False,
                                                                                    "status UPDATING")]),
         "DR pre-flight failed: DR stream user-events-dr: status UPDATING"),
     "delete above max_rows": (lambda ops: sql.plan_delete(ops, "events", "event_timestamp < :c",

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opslib.sections import disaster_recovery as dr
-from opslib.actions import AuditLog, Check, Plan, apply
+from opslib.actions import AuditLog, Plan, Precondition, apply
 from opslib.actions import dynamodb as dynamodb_actions
 from opslib.sections.disaster_recovery import restore
 from opslib.errors import ActionError, ParameterError
@@ -124,7 +124,7 @@ def test_faults_detected_then_database_failover_applied(ops, healthy_sandbox, au
 
 def test_failover_refused_when_the_dr_side_fails_preflight(ops, sandbox, audit):
     plan = dr.plan_regional_failover(ops)
-    plan.prechecks = [lambda _ops: [Check("DR stream user-events-dr", False, "status DELETING")]]
+    plan.prechecks = [lambda _ops: [Precondition("DR stream user-events-dr", False, "status DELETING")]]
     run = dr.run_regional_failover(ops, plan, dry_run=False)
     assert run.status == "refused"
     assert [s.status for s in run.steps] == ["refused", "not_run", "not_run", "not_run"]

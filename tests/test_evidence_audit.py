@@ -11,7 +11,8 @@ from opslib.actions.audit import AUDIT_DIR_ENV, AuditLog, AuditRecord, StepRecor
 from opslib.cli import main
 from opslib.sections.postmortem import load_incident
 from opslib.runner.archive import ARCHIVE_ENV, LocalArchive, open_archive
-from opslib.runner.execute import _audit_environment
+from opslib.runner.execute import _kernel_env
+from opslib.settings import RUN_ID_ENV
 
 
 def record(audit_id: str, run_id: str) -> AuditRecord:
@@ -31,7 +32,10 @@ def default_archive(tmp_path, monkeypatch) -> Path:
 def test_the_run_the_cli_and_the_postmortem_share_one_default(default_archive):
     archive = open_archive(None)                          # what `runbook run` writes to without --archive
     assert isinstance(archive, LocalArchive) and archive.root == default_archive.resolve()
-    with _audit_environment(archive, "run000000001"):     # what the kernel of that run audits to
+    kernel_env = _kernel_env(archive, "run000000001")       # what the kernel of that run audits to
+    with pytest.MonkeyPatch.context() as kernel:
+        for name in (AUDIT_DIR_ENV, RUN_ID_ENV):
+            kernel.setenv(name, kernel_env[name])
         AuditLog().append(record("20261127T120005Z-aaaa0001", "run000000001"))
     assert audit_dir() == default_archive / "audit"
     assert (default_archive / "audit" / "audit.jsonl").is_file()

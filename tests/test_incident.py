@@ -11,7 +11,7 @@ import pytest
 from opslib.sections import incident, performance
 from opslib.actions import apply, plan_undo
 from opslib.actions import kinesis as kinesis_actions
-from opslib.actions.plan import Check as PreflightCheck
+from opslib.actions.plan import Precondition as PreflightCheck
 from opslib.sections.alerts import RuleResult
 from opslib.errors import ParameterError
 

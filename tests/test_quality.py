@@ -291,13 +291,13 @@ def test_healthy_warehouse_passes_every_check(warehouse):
               fresh.to_check(), quality.validity_check(valid, max_rate=0.01)]
     assert [c.status for c in checks] == ["ok"] * 5, checks
     assert dups.rows > 0 and 0 <= fresh.age_minutes < 15
-    with quality.connect(engine, duckdb_memory_limit="256MB") as conn:   # one connection, as the notebook
+    with quality.open_connection(engine, duckdb_memory_limit="256MB") as conn:   # one connection, as the notebook
         assert conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar() == "244.1 MiB"
         pd.testing.assert_frame_equal(quality.completeness(conn, WIN), hourly)
         pd.testing.assert_frame_equal(quality.validity(conn, WIN), valid)
         assert not conn.closed
     with pytest.raises(ParameterError):
-        quality.connect(engine, duckdb_memory_limit="lots")
+        quality.open_connection(engine, duckdb_memory_limit="lots")
     assert quality.quality_score(hourly, dups, fresh, valid).score > 99.9
 
 

@@ -246,7 +246,7 @@ def test_a_secret_read_from_an_untrusted_ip_is_rotated():
 
 def test_the_plan_rotates_secrets_resets_users_and_skips_foreign_keys(ops):
     secret = ops.profile.secrets.database_connection
-    t = response.Targets(keys={"AKIAIOSFODNN7EXAMPLE": "named"}, secrets={secret: "named"},
+    t = response.ResponseTargets(keys={"AKIAIOSFODNN7EXAMPLE": "named"}, secrets={secret: "named"},
                          users={"affected-user": "named"})
     plan = security.plan_response(ops, t)
     assert [c.kind for c in plan.changes] == ["secrets.value", "cognito.reset_password"]
@@ -260,7 +260,7 @@ def test_the_plan_rotates_secrets_resets_users_and_skips_foreign_keys(ops):
     client = lines[0]["ip_address"]
     with ops.database.connect() as conn:
         user_ip = conn.execute(sa.text("SELECT ip_address FROM audit_logs ORDER BY \"timestamp\" DESC LIMIT 1")).scalar()
-    found = security.investigate(ops, response.Targets(ips={client: "named", user_ip: "named"}),
+    found = security.investigate(ops, response.ResponseTargets(ips={client: "named", user_ip: "named"}),
                                  trusted_cidrs=ops.profile.security.trusted_cidrs, now=ops.now())
     assert found.calls.empty and found.ips == sorted({client, user_ip})
     assert len(found.access_logs) == sum(line["ip_address"] in (client, user_ip) for line in lines) >= 1

@@ -5,7 +5,7 @@ Planners live in one module per kind of change (``ecs``, ``kinesis``, ``lambda_`
 ``secrets``, ``iam``, ``waf``, ``cognito``, ``s3``, ``sql``, ``cloudwatch``, ``redshift``, ``dynamodb``, ``backfill``); they read live values and change nothing."""
 from .apply import ApplyResult, apply
 from .audit import AuditLog, AuditRecord, Operator
-from .plan import Change, Check, Plan
+from .plan import Change, Plan, Precondition
 from .undo import find_record, plan_undo
 
 _MODULES = ("ecs", "kinesis", "lambda_", "route53", "rds", "secrets", "iam", "waf", "cognito", "s3", "sql", "cloudwatch", "redshift", "dynamodb", "backfill")
@@ -20,5 +20,5 @@ def _load_all() -> None:
 
 _load_all()
 
-__all__ = ["Change", "Check", "Plan", "apply", "ApplyResult", "AuditLog", "AuditRecord", "Operator", "plan_undo",
+__all__ = ["Change", "Plan", "Precondition", "apply", "ApplyResult", "AuditLog", "AuditRecord", "Operator", "plan_undo",
            "find_record"]

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..errors import ActionError, ActionFailed, ActionRefused, OpsError
+from ..errors import ActionError, ActionFailed, ActionRefused
 from . import kinds
 from .audit import AuditLog, AuditRecord, Operator, StepRecord, new_id, record_everywhere, run_id as _run_id
 from .guards import check_confirmation, check_plan
-from .plan import Check, Plan, show, text_table
+from .plan import Plan, Precondition, show, text_table
 
 if TYPE_CHECKING:
     from ..connection import Ops
@@ -93,10 +93,10 @@ def _confirm_list(confirm: "str | list[str] | None") -> list[str]:
     return [str(i).strip() for i in items if str(i).strip()]
 
 
-def run_prechecks(ops: "Ops", plan: Plan) -> None:
+def _run_prechecks(ops: "Ops", plan: Plan) -> None:
     """Re-run the plan's pre-flight checks live (read-only) and keep their results on the plan."""
     if plan.prechecks:
-        checks: list[Check] = []
+        checks: list[Precondition] = []
         for pre in plan.prechecks:
             checks.extend(pre(ops))
         plan.checks = checks
@@ -111,7 +111,7 @@ def apply(plan: Plan, *, dry_run: bool = True, confirm: "str | list[str] | None"
     Before any call: pre-flight checks re-run, guard rails, and in a production profile the
     confirmation naming every resource changed. Changes run in order; the first failure stops the
     plan. Every attempt is audited. A refused or failed plan raises :class:`ActionRefused` /
-    :class:`ActionFailed` (with ``.result``) unless ``raise_on_error=False``."""
+    :class:`ActionFailed` (its ``result`` set) unless ``raise_on_error=False``."""
     ops = ops or plan.ops
     if ops is None:
         raise ActionError("apply needs the Ops handle: plan it with a planner, or pass ops=")
@@ -124,9 +124,9 @@ def apply(plan: Plan, *, dry_run: bool = True, confirm: "str | list[str] | None"
         steps=[StepRecord(c.to_dict(), "planned") for c in plan.changes], confirm=_confirm_list(confirm),
         notes=list(plan.notes), undo_of=undo_of or plan.undo_of)
     result = ApplyResult("planned", plan, record.steps, record.id, record=record)
-    error: OpsError | None = None
+    error: ActionError | None = None
     try:
-        run_prechecks(ops, plan)
+        _run_prechecks(ops, plan)
         record.checks = [c.to_dict() for c in plan.checks]
         check_plan(ops, plan)
         if ops.profile.production and not dry_run:

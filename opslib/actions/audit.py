@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..environment import AUDIT_DIR_ENV, RUN_ID_ENV  # noqa: F401 (also imported from here)
+from ..settings import AUDIT_DIR_ENV, AUDIT_FOLDER, RUN_ID_ENV, resolve_audit_dir, resolve_run_id  # noqa: F401 (also imported from here)
 from ..errors import ActionError, OpsError
 
 if TYPE_CHECKING:
@@ -32,17 +32,9 @@ TABLE = "audit_logs"
 
 
 def audit_dir(directory: "str | os.PathLike | None" = None) -> Path:
-    if directory:
-        return Path(directory)
-    env = os.environ.get(AUDIT_DIR_ENV)
-    if env:
-        return Path(env)
-    from ..config import project_root
-    from ..runner.archive import DEFAULT_ARCHIVE, default_archive
-    archive = default_archive()
-    if archive.startswith("s3://"):
-        return project_root() / DEFAULT_ARCHIVE / "audit"
-    return Path(archive) / "audit"
+    """``directory``, else $OPSLIB_AUDIT_DIR, else the default archive's ``audit/``
+    (:func:`opslib.settings.resolve_audit_dir`)."""
+    return resolve_audit_dir(directory)
 
 
 def archive_audit_dir(archive: "str | os.PathLike | None") -> Path | None:
@@ -53,7 +45,8 @@ def archive_audit_dir(archive: "str | os.PathLike | None") -> Path | None:
 
 
 def run_id(explicit: str | None = None) -> str | None:
-    return explicit or os.environ.get(RUN_ID_ENV) or None
+    """``explicit``, else $OPSLIB_RUN_ID (:func:`opslib.settings.resolve_run_id`)."""
+    return resolve_run_id(explicit)
 
 
 @dataclass(frozen=True)
@@ -143,6 +136,17 @@ class AuditLog:
         with self.path.open(encoding="utf-8") as fh:
             return [AuditRecord.from_dict(json.loads(line)) for line in fh if line.strip()]
 
+    def table(self, limit: int = 20) -> str:
+        """``runbook audit list``: the most recent ``limit`` attempts as a text table (id, time, status, profile,
+        operator, title), or a line saying the log is empty."""
+        from .plan import text_table
+        records = self.records()[-limit:]
+        if not records:
+            return f"no audit records in {self.path}"
+        rows = [{"id": r.id, "time": r.timestamp, "status": r.status, "profile": r.profile,
+                 "operator": r.operator.get("local_user", ""), "title": r.title} for r in records]
+        return text_table(rows, ["id", "time", "status", "profile", "operator", "title"])
+
     def get(self, audit_id: str) -> AuditRecord:
         """The record with this id (or the only one whose id starts with it)."""
         matches = [r for r in self.records() if r.id == audit_id] or \
@@ -167,7 +171,7 @@ def _table(engine: sa.Engine) -> sa.Table:
     return sa.Table(TABLE, meta, autoload_with=engine)
 
 
-def write_db(engine: sa.Engine, record: AuditRecord) -> None:
+def _write_db(engine: sa.Engine, record: AuditRecord) -> None:
     """Insert ``record`` into ``audit_logs`` (only the columns the table has)."""
     try:
         table = _table(engine)
@@ -216,7 +220,7 @@ def record_everywhere(ops: "Ops | None", record: AuditRecord, log: AuditLog, *, 
     if not database or ops is None:
         return None
     try:
-        write_db(ops.database, record)
+        _write_db(ops.database, record)
     except OpsError as exc:
         return str(exc)
     return None

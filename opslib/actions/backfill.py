@@ -103,7 +103,7 @@ def _day(ops: "Ops", day: date, bucket: str, page_size: int) -> tuple[list[dict]
     return objects, pages, rows, present_ids(ops.database, list(rows), for_source(ops, "database"))
 
 
-def survey_day(ops: "Ops", day: date, *, bucket: str, page_size: int = 1000) -> dict:
+def _survey_day(ops: "Ops", day: date, *, bucket: str, page_size: int = 1000) -> dict:
     """What a day's backfill would do: objects, pages, events in them, how many the database lacks."""
     objects, pages, rows, present = _day(ops, day, bucket, page_size)
     return {"day": day, "prefix": day_prefix(day), "objects": len(objects), "pages": pages,
@@ -113,15 +113,15 @@ def survey_day(ops: "Ops", day: date, *, bucket: str, page_size: int = 1000) -> 
 
 def survey(ops: "Ops", days: list[date], *, bucket: str | None = None, page_size: int = 1000) -> pd.DataFrame:
     bucket = bucket or ops.profile.s3.archive_bucket
-    return pd.DataFrame([survey_day(ops, d, bucket=bucket, page_size=page_size) for d in days], columns=SURVEY_COLUMNS)
+    return pd.DataFrame([_survey_day(ops, d, bucket=bucket, page_size=page_size) for d in days], columns=SURVEY_COLUMNS)
 
 
 def _read_missing(ops: "Ops", change: Change) -> int:
     p = change.params
-    return survey_day(ops, date.fromisoformat(p["day"]), bucket=p["bucket"], page_size=p["page_size"])["missing"]
+    return _survey_day(ops, date.fromisoformat(p["day"]), bucket=p["bucket"], page_size=p["page_size"])["missing"]
 
 
-def progress_line(change: Change, *, objects: int, events: int, inserted: int, seconds: float) -> str:
+def _progress_line(change: Change, *, objects: int, events: int, inserted: int, seconds: float) -> str:
     """One line per completed day: ``[2/3] 2026-11-24: 4 objects, 9,876 events, 1,234 inserted (1.2 s)``."""
     m = change.meta
     step = f"[{m['index']}/{m['of']}] " if "index" in m and "of" in m else ""
@@ -141,7 +141,7 @@ def _execute(ops: "Ops", change: Change) -> int:
     with ops.database.begin() as conn:
         for i in range(0, len(missing), 1000):
             conn.execute(insert, table_rows(events, missing[i:i + 1000]))
-    print(progress_line(change, objects=len(objects), events=len(rows), inserted=len(missing),
+    print(_progress_line(change, objects=len(objects), events=len(rows), inserted=len(missing),
                         seconds=time.monotonic() - started), flush=True)
     return len(missing)
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..connection import Ops
 
 
-def pool_id(ops: "Ops", name: str, region: str = "primary") -> str:
+def _pool_id(ops: "Ops", name: str, region: str = "primary") -> str:
     for page in ops.client("cognito-idp", region).get_paginator("list_user_pools").paginate(MaxResults=60):
         for pool in page["UserPools"]:
             if pool["Name"] == name:
@@ -34,7 +34,7 @@ def _read(ops: "Ops", change: Change) -> str:
 
 def plan_reset_password(ops: "Ops", username: str, *, user_pool: str | None = None, region: str = "primary") -> Plan:
     """Force ``username`` to reset the password at next sign-in."""
-    pool = pool_id(ops, user_pool or ops.profile.security.cognito_user_pool, region)
+    pool = _pool_id(ops, user_pool or ops.profile.security.cognito_user_pool, region)
     reg = ops.region(region)
     change = Change(kind="cognito.reset_password", resource=f"cognito user {username} of pool {pool} ({reg})",
                     attribute="UserStatus", current=None, new="RESET_REQUIRED", service="cognito-idp",

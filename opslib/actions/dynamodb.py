@@ -66,7 +66,7 @@ def _delete_scratch(ops: "Ops", change: Change) -> None:
     ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 5, "MaxAttempts": 60})
 
 
-def scratch_name(now: datetime) -> str:
+def _scratch_name(now: datetime) -> str:
     """``test-restore-<epoch>-<random>`` (the runbook's ``test-restore-$(date +%s)``, made unique)."""
     return f"{SCRATCH_PREFIX}{int(now.timestamp())}-{uuid.uuid4().hex[:6]}"
 
@@ -81,7 +81,7 @@ def plan_test_restore(ops: "Ops", *, now: datetime, backup_arn: str | None = Non
         if not available:
             return Plan(f"test restore of {table}", [], ops, [f"{table} has no AVAILABLE backup to restore"])
         backup_arn = max(available, key=lambda b: b["BackupCreationDateTime"])["BackupArn"]
-    scratch = scratch_name(now)
+    scratch = _scratch_name(now)
     reg = ops.region(region)
     undo = Change(kind="dynamodb.scratch_table", resource=f"dynamodb table {scratch} ({reg})", attribute="TableStatus",
                   current="ACTIVE", new="absent", service="dynamodb", operation="delete_table",

@@ -80,7 +80,7 @@ def _taskdef_change(ops: "Ops", cluster: str, service: str, current: str, new: s
         cli=aws("ecs", "update-service", reg, cluster=cluster, service=service, task_definition=new), undo=undo)
 
 
-def resolve_task_definition(ops: "Ops", task_definition: str, region: str = "primary") -> str:
+def _resolve_task_definition(ops: "Ops", task_definition: str, region: str = "primary") -> str:
     """``family:revision`` of an existing task definition (``family`` alone means its latest ACTIVE)."""
     try:
         td = ecs_reads.describe_task_definition(ops.client("ecs", region), task_definition)
@@ -90,9 +90,9 @@ def resolve_task_definition(ops: "Ops", task_definition: str, region: str = "pri
     return f"{td['family']}:{td['revision']}"
 
 
-def active_revisions(ops: "Ops", family: str, region: str = "primary") -> list[int]:
+def _active_revisions(ops: "Ops", family: str, region: str = "primary") -> list[int]:
     """The ACTIVE revisions of exactly ``family``, newest first."""
-    return family_revisions(ops, family, "ACTIVE", region)
+    return _family_revisions(ops, family, "ACTIVE", region)
 
 
 def plan_task_definition(ops: "Ops", service: str, task_definition: str, *, cluster: str | None = None,
@@ -100,7 +100,7 @@ def plan_task_definition(ops: "Ops", service: str, task_definition: str, *, clus
     """Point the service at ``task_definition`` (a blue-green deploy; undo: the previous one)."""
     cluster = _cluster(ops, cluster, region)
     current = short_task_definition(describe_service(ops, cluster, service, region)["taskDefinition"])
-    new = resolve_task_definition(ops, task_definition, region)
+    new = _resolve_task_definition(ops, task_definition, region)
     title = title or f"deploy {new} to {service}"
     if new == current:
         return Plan(title, [], ops, [f"{service} already runs {new}"])
@@ -115,7 +115,7 @@ def plan_rollback(ops: "Ops", service: str, *, to: str | None = None, cluster: s
     if to is None:
         current = short_task_definition(describe_service(ops, cluster, service, region)["taskDefinition"])
         family, rev = arn.family_revision(current)
-        older = [r for r in active_revisions(ops, family, region) if r < rev]
+        older = [r for r in _active_revisions(ops, family, region) if r < rev]
         if not older:
             raise ActionError(f"{service} runs {current} and no older ACTIVE revision of {family} exists")
         to = f"{family}:{older[0]}"
@@ -243,12 +243,12 @@ REGISTER_KEYS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "co
                  "proxyConfiguration", "runtimePlatform", "ephemeralStorage")
 
 
-def family_revisions(ops: "Ops", family: str, status: str, region: str = "primary") -> list[int]:
+def _family_revisions(ops: "Ops", family: str, status: str, region: str = "primary") -> list[int]:
     """The revisions of exactly ``family`` with ``status`` (``ACTIVE`` or ``INACTIVE``), newest first."""
     return ecs_reads.task_definition_revisions(ops.client("ecs", region), family, status)
 
 
-def container_summary(definitions: list[dict]) -> dict:
+def _container_summary(definitions: list[dict]) -> dict:
     """What a plan or an audit record may hold of container definitions: each container's name and image, the
     *names* of its environment variables and secrets, and a digest of the whole (values included), never the
     values themselves."""
@@ -261,7 +261,7 @@ def container_summary(definitions: list[dict]) -> dict:
 
 def _read_latest_revision(ops: "Ops", change: Change) -> str | None:
     family = change.meta["family"]
-    revs = family_revisions(ops, family, "ACTIVE", change.region)
+    revs = _family_revisions(ops, family, "ACTIVE", change.region)
     return f"{family}:{revs[0]}" if revs else None
 
 
@@ -274,7 +274,7 @@ def _revision_change(ops: "Ops", family: str, current: str | None, new: str, par
     if "containerDefinitions" in params:
         op, secret = "register_task_definition", ("containerDefinitions",)
         cli = aws("ecs", "register-task-definition", reg, cli_input_json="file://task-def.json")
-        meta["containers"] = container_summary(params["containerDefinitions"])
+        meta["containers"] = _container_summary(params["containerDefinitions"])
     else:
         op, secret = "deregister_task_definition", ()
         cli = aws("ecs", "deregister-task-definition", reg, task_definition=params["taskDefinition"])
@@ -296,10 +296,10 @@ def plan_image(ops: "Ops", service: str, image: str, *, cluster: str | None = No
     params = {k: td[k] for k in REGISTER_KEYS if td.get(k) not in (None, [], {})}
     params["containerDefinitions"] = [dict(c) for c in td["containerDefinitions"]]
     params["containerDefinitions"][0]["image"] = image
-    active = family_revisions(ops, family, "ACTIVE", region)
+    active = _family_revisions(ops, family, "ACTIVE", region)
     latest = f"{family}:{active[0]}"
-    new = f"{family}:{max(active + family_revisions(ops, family, 'INACTIVE', region)) + 1}"
-    names = sorted({n for c in container_summary(params["containerDefinitions"])["containers"]
+    new = f"{family}:{max(active + _family_revisions(ops, family, 'INACTIVE', region)) + 1}"
+    names = sorted({n for c in _container_summary(params["containerDefinitions"])["containers"]
                     for n in c["environment"] + c["secrets"]})
     note = (f"task-def.json: {running} with image {image}; environment values and secrets are copied but not shown"
             + (f" ({', '.join(names)})" if names else ""))

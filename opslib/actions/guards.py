@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 Guard = Callable[["Ops", "Plan", "Change"], "str | None"]
 
 
-def desired_count_in_bounds(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
+def _desired_count_in_bounds(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     lo, hi = ops.profile.ecs.min_desired_count, ops.profile.ecs.max_desired_count
     if change.kind == "ecs.desired_count":
         counts = [change.new]
@@ -30,7 +30,7 @@ def desired_count_in_bounds(ops: "Ops", plan: "Plan", change: "Change") -> str |
     return None
 
 
-def shard_step_allowed(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
+def _shard_step_allowed(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     current, target, cap = change.current, change.new, ops.profile.kinesis.max_shards
     if not isinstance(target, int) or target < 1:
         return f"target shard count {target!r} must be a positive integer"
@@ -42,7 +42,7 @@ def shard_step_allowed(ops: "Ops", plan: "Plan", change: "Change") -> str | None
     return None
 
 
-def alias_weights_valid(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
+def _alias_weights_valid(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     weights = (change.params.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     primary = str(change.params.get("FunctionVersion"))
     for version, w in weights.items():
@@ -56,7 +56,7 @@ def alias_weights_valid(ops: "Ops", plan: "Plan", change: "Change") -> str | Non
     return None
 
 
-def preflight_passed(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
+def _preflight_passed(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     if not change.meta.get("requires_preflight"):
         return None
     if not plan.checks:
@@ -67,7 +67,7 @@ def preflight_passed(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     return None
 
 
-def delete_counted(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
+def _delete_counted(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     count = change.meta.get("count")
     if not isinstance(count, int):
         return "a delete must show the number of rows/objects it removes before it runs; this one was not counted"
@@ -77,7 +77,7 @@ def delete_counted(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     return None
 
 
-def user_can_be_reset(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
+def _user_can_be_reset(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
     if change.current != "CONFIRMED":
         return (f"Cognito resets only CONFIRMED users; {change.params.get('Username')} is {change.current} "
                 f"(a FORCE_CHANGE_PASSWORD user has no password of their own yet: sign them out or disable them)")
@@ -88,16 +88,16 @@ def user_can_be_reset(ops: "Ops", plan: "Plan", change: "Change") -> str | None:
 
 
 GUARDS: dict[str, list[Guard]] = {
-    "cognito.reset_password": [user_can_be_reset],
-    "ecs.desired_count": [desired_count_in_bounds],
-    "appautoscaling.scalable_target": [desired_count_in_bounds],
-    "kinesis.shard_count": [shard_step_allowed],
-    "lambda.alias": [alias_weights_valid],
-    "route53.record": [preflight_passed],
-    "sql.delete": [delete_counted],
-    "iam.delete_access_key": [delete_counted],
+    "cognito.reset_password": [_user_can_be_reset],
+    "ecs.desired_count": [_desired_count_in_bounds],
+    "appautoscaling.scalable_target": [_desired_count_in_bounds],
+    "kinesis.shard_count": [_shard_step_allowed],
+    "lambda.alias": [_alias_weights_valid],
+    "route53.record": [_preflight_passed],
+    "sql.delete": [_delete_counted],
+    "iam.delete_access_key": [_delete_counted],
 }
-ALWAYS: list[Guard] = [preflight_passed]
+ALWAYS: list[Guard] = [_preflight_passed]
 
 
 def check_plan(ops: "Ops", plan: "Plan") -> None:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..connection import Ops
 
 
-def key_owner(ops: "Ops", access_key_id: str) -> str:
+def _key_owner(ops: "Ops", access_key_id: str) -> str:
     try:
         return ops.client("iam").get_access_key_last_used(AccessKeyId=access_key_id)["UserName"]
     except (ClientError, KeyError) as exc:
@@ -44,7 +44,7 @@ def _status_change(user: str, key: str, current: str, new: str, undo: Change | N
 
 def plan_deactivate_key(ops: "Ops", access_key_id: str, *, user: str | None = None) -> Plan:
     """Deactivate a key (contains a leak at once and can be undone, unlike delete)."""
-    user = user or key_owner(ops, access_key_id)
+    user = user or _key_owner(ops, access_key_id)
     current = key_status(ops, user, access_key_id)
     if current != "Active":
         return Plan(f"deactivate {access_key_id}", [], ops, [f"{access_key_id} is {current}"])
@@ -55,7 +55,7 @@ def plan_deactivate_key(ops: "Ops", access_key_id: str, *, user: str | None = No
 
 def plan_delete_key(ops: "Ops", access_key_id: str, *, user: str | None = None) -> Plan:
     """Delete a key (the runbook's revoke). Cannot be undone; deactivate first to keep a way back."""
-    user = user or key_owner(ops, access_key_id)
+    user = user or _key_owner(ops, access_key_id)
     current = key_status(ops, user, access_key_id)
     if current == "deleted":
         return Plan(f"delete {access_key_id}", [], ops, [f"{access_key_id} does not exist (already deleted)"])

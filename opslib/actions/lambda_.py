@@ -88,14 +88,14 @@ kinds.register("lambda.alias", read=_read_alias)
 
 
 # -- publishing a new version (a deploy from the artifacts bucket) --------------------------------------
-def published_versions(ops: "Ops", function: str, region: str = "primary") -> list[int]:
+def _published_versions(ops: "Ops", function: str, region: str = "primary") -> list[int]:
     """The published version numbers of ``function``, oldest first (``$LATEST`` left out)."""
     pages = ops.client("lambda", region).get_paginator("list_versions_by_function").paginate(FunctionName=function)
     return sorted(int(v["Version"]) for page in pages for v in page["Versions"] if v["Version"].isdigit())
 
 
 def _read_latest_version(ops: "Ops", change: Change) -> str | None:
-    versions = published_versions(ops, change.params["FunctionName"], change.region)
+    versions = _published_versions(ops, change.params["FunctionName"], change.region)
     return str(versions[-1]) if versions else None
 
 
@@ -136,7 +136,7 @@ def plan_publish_canary(ops: "Ops", function: str, artifact_key: str, weight: fl
         current = _alias_value(ops.client("lambda", region).get_alias(FunctionName=function, Name=alias))
     except ClientError as exc:
         raise ParameterError("function", f"{function}:{alias}", f"an existing alias in {ops.region(region)}") from exc
-    latest = str(published_versions(ops, function, region)[-1])
+    latest = str(_published_versions(ops, function, region)[-1])
     new = str(int(latest) + 1)
     bucket = ops.profile.s3.lambda_artifacts_bucket
     params = {"FunctionName": function, "S3Bucket": bucket, "S3Key": artifact_key,

@@ -88,15 +88,15 @@ class Change:
 class Plan:
     """An ordered list of changes against one environment, with what was checked to make it.
 
-    ``prechecks`` are callables ``(ops) -> list[Check]`` re-run by :func:`apply` before any call
+    ``prechecks`` are callables ``(ops) -> list[Precondition]`` re-run by :func:`apply` before any call
     (e.g. the DR side's pre-flight before a regional failover)."""
 
     title: str
     changes: list[Change]
     ops: "Ops | None" = field(default=None, repr=False, compare=False)
     notes: list[str] = field(default_factory=list)
-    prechecks: list[Callable[["Ops"], list["Check"]]] = field(default_factory=list, repr=False, compare=False)
-    checks: list["Check"] = field(default_factory=list)
+    prechecks: list[Callable[["Ops"], list["Precondition"]]] = field(default_factory=list, repr=False, compare=False)
+    checks: list["Precondition"] = field(default_factory=list)
     undo_of: str | None = None
 
     def __len__(self) -> int:
@@ -163,8 +163,9 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Check:
-    """One pre-flight check of a plan (e.g. a DR-side check before a failover)."""
+class Precondition:
+    """One pre-flight check of a plan (e.g. a DR-side check before a failover): ``ok`` or not, re-run live
+    by :func:`opslib.actions.apply` before any call. (A run's findings are :class:`opslib.findings.Check`.)"""
     name: str
     ok: bool
     detail: str = ""

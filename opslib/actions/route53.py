@@ -12,7 +12,7 @@ from ..aws.arn import short_name
 from ..errors import ParameterError
 from . import ecs, kinds, kinesis
 from ._cli import aws
-from .plan import Change, Check, Plan
+from .plan import Change, Plan, Precondition
 
 if TYPE_CHECKING:
     from ..connection import Ops
@@ -77,7 +77,7 @@ def _upsert(zone: str, record: dict, current: dict | None, new_rrs: dict, *, und
                   target=_name(new_rrs["Name"]), region=None, undo=undo, meta={"requires_preflight": failover})
 
 
-def plan_alias_record(ops: "Ops", dns_name: str, *, record: str | None = None, zone: str | None = None,
+def _plan_alias_record(ops: "Ops", dns_name: str, *, record: str | None = None, zone: str | None = None,
                       alb_region: str = "dr", failover: bool = True) -> Plan:
     """UPSERT ``record`` (default: the API record) as an alias to the ALB ``dns_name`` in ``alb_region``."""
     d = ops.profile.dns
@@ -104,49 +104,49 @@ def failover_services(ops: "Ops") -> list:
 
 
 def dr_preflight(ops: "Ops", *, services: Iterable[str] | None = None, check_health: bool = True,
-                 timeout: float = 5.0) -> list[Check]:
+                 timeout: float = 5.0) -> list[Precondition]:
     """Read-only checks that the DR region can take the traffic: each of ``services`` (default: every ECS
     service with role ingest) exists in the DR cluster, the DR stream is ACTIVE, the DR health URL answers.
     A profile without an ingest service fails the check named :data:`ROLE_CHECK` (nothing to fail over)."""
-    checks: list[Check] = []
+    checks: list[Precondition] = []
     cluster = ops.profile.ecs.dr_cluster
     names = [s.name for s in failover_services(ops)] if services is None else list(services)
     if not names:
-        checks.append(Check(ROLE_CHECK, False, f"not measurable: the profile declares no ECS service with role "
+        checks.append(Precondition(ROLE_CHECK, False, f"not measurable: the profile declares no ECS service with role "
                                                f"{FAILOVER_ROLE!r} (services[].role): nothing to fail over"))
     for svc in names:
         try:
             s = ecs.describe_service(ops, cluster, svc, "dr")
-            checks.append(Check(f"DR service {cluster}/{svc}", True,
+            checks.append(Precondition(f"DR service {cluster}/{svc}", True,
                                 f"ACTIVE, desired {s['desiredCount']}, running {s['runningCount']}, "
                                 f"task definition {ecs.short_task_definition(s['taskDefinition'])}"))
         except (ParameterError, ClientError) as exc:
-            checks.append(Check(f"DR service {cluster}/{svc}", False, str(exc)))
+            checks.append(Precondition(f"DR service {cluster}/{svc}", False, str(exc)))
     stream = ops.profile.kinesis.dr_stream
     try:
         status = kinesis.summary(ops, stream, "dr")["StreamStatus"]
-        checks.append(Check(f"DR stream {stream}", status == "ACTIVE", f"status {status}"))
+        checks.append(Precondition(f"DR stream {stream}", status == "ACTIVE", f"status {status}"))
     except (ParameterError, ClientError) as exc:
-        checks.append(Check(f"DR stream {stream}", False, str(exc)))
+        checks.append(Precondition(f"DR stream {stream}", False, str(exc)))
     if check_health:
         url = ops.health_url(ops.profile.dns.dr_health_url)
         checks.append(http_check("DR health endpoint", url, timeout))
     return checks
 
 
-def http_check(name: str, url: str | None, timeout: float) -> Check:
+def http_check(name: str, url: str | None, timeout: float) -> Precondition:
     if not url:
-        return Check(name, False, "no URL configured")
+        return Precondition(name, False, "no URL configured")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (URL from the profile)
-            return Check(name, 200 <= resp.status < 300, f"{url}: HTTP {resp.status}")
+            return Precondition(name, 200 <= resp.status < 300, f"{url}: HTTP {resp.status}")
     except urllib.error.HTTPError as exc:
-        return Check(name, False, f"{url}: HTTP {exc.code}")
+        return Precondition(name, False, f"{url}: HTTP {exc.code}")
     except (urllib.error.URLError, OSError) as exc:
-        return Check(name, False, f"{url}: {exc}")
+        return Precondition(name, False, f"{url}: {exc}")
 
 
-def dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str, int]]:
+def _dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str, int]]:
     """(service, DR desired count) for every ingest service: ``desired_count`` when given, else the
     service's ``dr_desired_count``. A service with neither is a ParameterError (before any call)."""
     out = []
@@ -160,20 +160,20 @@ def dr_capacity(ops: "Ops", desired_count: int | None = None) -> list[tuple[str,
 
 
 def plan_regional_failover(ops: "Ops", *, desired_count: int | None = None,
-                           preflight: Callable[["Ops"], list[Check]] | None = None) -> Plan:
+                           preflight: Callable[["Ops"], list[Precondition]] | None = None) -> Plan:
     """The runbook's regional failover: every ingest service scaled up in the DR cluster (to
     ``desired_count``, or each one's ``dr_desired_count``), DR stream encrypted, then DNS to the DR ALB.
 
     DNS moves last (the runbook moves it first, sending traffic to a DR side not yet scaled). The DR
     pre-flight checks run now and again right before applying; a failure refuses the plan."""
     preflight = preflight or dr_preflight
-    capacity = dr_capacity(ops, desired_count)
+    capacity = _dr_capacity(ops, desired_count)
     plan = Plan("DR capacity", [], ops, [] if capacity else [
         f"no ECS service with role {FAILOVER_ROLE!r} in the profile: no DR capacity to scale"])
     for name, count in capacity:
         plan = plan + ecs.plan_desired_count(ops, name, count, region="dr")
     plan = plan + kinesis.plan_stream_encryption(ops, region="dr")
-    plan = plan + plan_alias_record(ops, ops.profile.dns.dr_alb_dns, alb_region="dr", failover=True)
+    plan = plan + _plan_alias_record(ops, ops.profile.dns.dr_alb_dns, alb_region="dr", failover=True)
     plan.title = f"regional failover to {ops.dr_region}"
     plan.prechecks = [preflight]
     plan.checks = preflight(ops)

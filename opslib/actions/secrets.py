@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..connection import Ops
 
 
-def current_version(ops: "Ops", secret_id: str, region: str = "primary") -> str:
+def _current_version(ops: "Ops", secret_id: str, region: str = "primary") -> str:
     try:
         meta = ops.client("secretsmanager", region).describe_secret(SecretId=secret_id)
     except ClientError as exc:
@@ -33,7 +33,7 @@ def _shown(version: str) -> str:
 
 
 def _read(ops: "Ops", change: Change) -> str:
-    return _shown(current_version(ops, change.params["SecretId"], change.region))
+    return _shown(_current_version(ops, change.params["SecretId"], change.region))
 
 
 def _stage_change(ops: "Ops", secret_id: str, from_version: str, to_version: str, region: str) -> Change:
@@ -56,7 +56,7 @@ def plan_update_secret(ops: "Ops", secret_id: str | None = None, value: dict | s
     if value is None:
         raise ParameterError("value", None, "the new secret value (a dict or a string)")
     sm = ops.client("secretsmanager", region)
-    old_version = current_version(ops, secret_id, region)
+    old_version = _current_version(ops, secret_id, region)
     changed = "value"
     if isinstance(value, dict):
         old = {}

@@ -5,7 +5,7 @@ live; the result is an ordinary :class:`Plan`, applied with the same dry-run and
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import ActionError
 from . import kinds
@@ -14,6 +14,7 @@ from .plan import Change, Plan
 
 if TYPE_CHECKING:
     from ..connection import Ops
+    from .apply import ApplyResult
 
 
 def find_record(ops: "Ops | None", audit_id: str, *, audit_dir: str | None = None) -> AuditRecord:
@@ -52,3 +53,23 @@ def plan_undo(ops: "Ops", audit_id: str, *, audit_dir: str | None = None) -> Pla
     if not changes:
         notes.append("no applied change of that record can be undone")
     return Plan(f"undo {record.id}: {record.title}", changes, ops, notes, undo_of=record.id)
+
+
+def undo(audit_id: str, *, profile: "str | None" = None, apply_it: bool = False, confirm: "str | None" = None,
+         audit_dir: "str | None" = None, archive: "str | None" = None,
+         show: "Callable[[Plan], None] | None" = None) -> "ApplyResult":
+    """``runbook undo AUDIT_ID``: plan the inverse of audit record ``audit_id`` on ``profile`` and, with
+    ``apply_it``, apply it (else a dry run); ``show`` sees the plan before it is applied. The audit log is
+    ``audit_dir``, else the ``audit/`` of the folder ``archive``, else the default (:func:`.audit.audit_dir`)."""
+    from ..connection import connect
+    from .apply import apply
+    from .audit import archive_audit_dir
+    audit_dir = audit_dir or archive_audit_dir(archive)
+    ops = connect(profile)
+    try:
+        plan = plan_undo(ops, audit_id, audit_dir=audit_dir)
+        if show is not None:
+            show(plan)
+        return apply(plan, dry_run=not apply_it, confirm=confirm, audit_dir=audit_dir, raise_on_error=False)
+    finally:
+        ops.close()

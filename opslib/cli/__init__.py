@@ -12,8 +12,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import click  # noqa: E402
 
 from ..errors import OpsError, ParameterError, PreflightError, ProfileError
-
-EXIT_BAD_INPUT = 2
+from ..exitcodes import EXIT_BAD_INPUT, EXIT_FAILED
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +29,8 @@ def _register() -> None:
 
 _register()
 
+__all__ = ["main", "run"]
+
 
 def run() -> None:
     """Entry point with opslib errors turned into one clear line and exit code 2 for bad input."""
@@ -45,5 +46,5 @@ def run() -> None:
         sys.exit(EXIT_BAD_INPUT)
     except OpsError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -24,18 +24,10 @@ def register(group: click.Group) -> None:
 def undo(audit_id: str, profile: str | None, do_apply: bool, confirm: str | None, audit_dir: str | None,
          archive: str | None) -> int:
     """Plan (and with --apply, apply) the inverse of the changes applied by audit record AUDIT_ID."""
-    from ..actions import apply, plan_undo
-    from ..actions.audit import archive_audit_dir
-    from ..connection import connect
-    audit_dir = audit_dir or archive_audit_dir(archive)
-    ops = connect(profile)
-    try:
-        plan = plan_undo(ops, audit_id, audit_dir=audit_dir)
-        click.echo(plan.to_text())
-        result = apply(plan, dry_run=not do_apply, confirm=confirm, audit_dir=audit_dir, raise_on_error=False)
-        click.echo(result.to_text(apply_hint="run again with --apply to apply it"))
-    finally:
-        ops.close()
+    from ..actions.undo import undo as plan_and_apply
+    result = plan_and_apply(audit_id, profile=profile, apply_it=do_apply, confirm=confirm, audit_dir=audit_dir,
+                            archive=archive, show=lambda plan: click.echo(plan.to_text()))
+    click.echo(result.to_text(apply_hint="run again with --apply to apply it"))
     return 0 if result.status in ("planned", "applied") else 1
 
 
@@ -51,13 +43,6 @@ def audit() -> None:
 def audit_list(audit_dir: str | None, archive: str | None, limit: int) -> int:
     """The most recent attempts: id, time, status, profile, operator, title."""
     from ..actions.audit import AuditLog, archive_audit_dir
-    from ..actions.plan import text_table
     log = AuditLog(audit_dir or archive_audit_dir(archive))
-    records = log.records()[-limit:]
-    if not records:
-        click.echo(f"no audit records in {log.path}")
-        return 0
-    rows = [{"id": r.id, "time": r.timestamp, "status": r.status, "profile": r.profile,
-             "operator": r.operator.get("local_user", ""), "title": r.title} for r in records]
-    click.echo(text_table(rows, ["id", "time", "status", "profile", "operator", "title"]))
+    click.echo(log.table(limit))
     return 0

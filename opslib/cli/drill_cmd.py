@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
+
+from ._options import profile_option
 
 
 def register(group: click.Group) -> None:
     @group.command("drill")
     @click.argument("scenarios", nargs=-1)
     @click.option("--all", "every", is_flag=True, help="every drill (one per sandbox fault scenario)")
-    @click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"), show_default="sandbox",
-                  help="a sandbox profile")
+    @profile_option("a sandbox profile", show_default=True)
     @click.option("--archive", "archive_target", help="archive folder or s3://bucket/prefix [default: runs/]")
     @click.option("--jobs", type=int, default=3, show_default=True, help="runbooks of one drill run at a time")
     @click.option("--json", "as_json", is_flag=True, help="print the results and the scorecard entry as JSON")

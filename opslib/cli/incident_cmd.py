@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ParameterError
-from .run_cmd import _archive, archive_option, profile_option
+from ._options import archive_for as _archive, archive_option, profile_option
 
 
 def _utcnow() -> datetime:

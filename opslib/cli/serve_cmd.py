@@ -1,29 +1,18 @@
 """``runbook serve``: the webhook receiver that turns alarms into read-only triage runs."""
 from __future__ import annotations
 
-import logging
-import os
-import signal
-from datetime import datetime, timezone
-from pathlib import Path
-
 import click
 
-from ..errors import ParameterError
+from ._options import profile_option
 
 
 def register(group: click.Group) -> None:
     group.add_command(serve)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @click.command()
-@click.option("--profile", default=lambda: os.environ.get("OPSLIB_PROFILE", "sandbox"),
-              help="profile the triage runs use (name or YAML path)")
-@click.option("--archive", "archive_target", default=lambda: os.environ.get("OPSLIB_ARCHIVE"),
+@profile_option("profile the triage runs use (name or YAML path)")
+@click.option("--archive", "archive_target", default=None,
               help="local archive folder: runs, audit/ and serve/triage.sqlite (default $OPSLIB_ARCHIVE or runs/)")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (loopback by default)")
 @click.option("--port", default=8787, show_default=True, type=int)
@@ -43,45 +32,12 @@ def serve(profile: str, archive_target: str | None, host: str, port: int, concur
 
     Secrets come from the environment: OPSLIB_PAGERDUTY_WEBHOOK_SECRET (comma-separated while rotating),
     OPSLIB_ALERTMANAGER_TOKEN, OPSLIB_PAGERDUTY_API_TOKEN and OPSLIB_PAGERDUTY_FROM (notes on incidents)."""
-    from .. import webhook
-    from ..config import load_profile
-    from ..connection import SANDBOX, connect
-    from ..runner.archive import LocalArchive, open_archive
-    from ..webhook import alertmanager, pagerduty
-
-    prof = load_profile(profile)
-    archive = None if str(archive_target or "").startswith("s3://") else open_archive(archive_target)
-    if not isinstance(archive, LocalArchive):
-        raise ParameterError("--archive", archive_target, "a local folder (the queue and audit log live in it)")
-    profile_arg = str(Path(profile).resolve()) if profile.endswith((".yaml", ".yml")) or os.sep in profile else profile
-    trusted = list(origins)
-    data_clock = _utcnow
-    if prof.aws.endpoint_url == SANDBOX:
-        ops = connect(prof)
-        if ops.sandbox is not None and ops.sandbox.sns_cert_origin:
-            trusted.append(ops.sandbox.sns_cert_origin)
-        data_clock = ops.now
-    settings = webhook.Settings(
-        sns_policy=webhook.TrustPolicy.for_region(prof.aws.primary_region, extra_origins=tuple(trusted),
-                                                  topics=tuple(topics)),
-        pagerduty_secrets=[s for s in os.environ.get(pagerduty.SECRET_ENV, "").split(",") if s],
-        alertmanager_token=os.environ.get(alertmanager.TOKEN_ENV) or None)
-    runner = webhook.SubprocessRunner(profile=profile_arg, archive=str(archive.root), timeout=timeout)
-    server = webhook.build(prof, archive.root, settings, runner=runner,
-                           respond=webhook.Responder.from_profile(prof).send, clock=_utcnow, data_clock=data_clock,
-                           options=webhook.Options(capacity=queue_size, concurrency=concurrency,
-                                                   dedupe_minutes=dedupe_minutes, host=host, port=port))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    click.echo(f"runbook serve: {server.url} (POST /sns /pagerduty /alertmanager) profile {prof.name}, "
-               f"archive {archive.root}, trusting SNS certificates from {', '.join(settings.sns_policy.origins)}", err=True)
-    if not settings.pagerduty_secrets:
-        click.echo(f"note: ${pagerduty.SECRET_ENV} is not set: PagerDuty webhooks are refused", err=True)
-    def stop(signum, frame):      # systemd/docker stop: SIGTERM ends the loop like Ctrl-C
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+    from ..webhook.service import service
+    receiver = service(profile, archive=archive_target, host=host, port=port, concurrency=concurrency,
+                       queue_size=queue_size, dedupe_minutes=dedupe_minutes, origins=origins, topics=topics,
+                       timeout=timeout)
+    for line in receiver.banner():
+        click.echo(line, err=True)
+    receiver.run()
+    click.echo("stopped", err=True)
     return 0

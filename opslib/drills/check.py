@@ -57,7 +57,7 @@ def patterns(names: Iterable[str], injected: Mapping | None = None) -> list[str]
     return [name.format_map(values) for name in names]
 
 
-def expected_texts(expect: Expect, injected: Mapping) -> list[str]:
+def _expected_texts(expect: Expect, injected: Mapping) -> list[str]:
     """``expect.names`` filled with the injected details."""
     values = _fields(injected)
     return [text.format(**values) for text in expect.names]
@@ -93,7 +93,7 @@ def judge(expect: Expect, entry: Mapping | None, injected: Mapping, *, seconds: 
             problems.append(f"{pattern} did not fail" + (f" ({', '.join(seen)})" if seen else " (not reported)"))
     named = " ".join(f"{c['name']}: {c.get('detail', '')}" for c in failing
                      if matches(c["name"], patterns(expect.fails, injected)))
-    for text in expected_texts(expect, injected):
+    for text in _expected_texts(expect, injected):
         if text not in named:
             problems.append(f"no expected failing finding shows {text!r}")
     extra = [name for name in unexpected_failures(entry, [expect], injected)

@@ -22,7 +22,7 @@ from .rehearse import DrillResult
 NOTEBOOK = "drill-scorecard"
 
 
-def scenario_check(result: DrillResult) -> Check:
+def _scenario_check(result: DrillResult) -> Check:
     """ok when every runbook of the drill failed loudly for its fault, else fail (with why)."""
     runbooks = {r.notebook: {"detected": r.detected, "run_id": r.run_id, "seconds": round(r.seconds, 1),
                              "html": r.evidence.get("html"), "problem": r.problem} for r in result.runbooks}
@@ -44,7 +44,7 @@ def _link(path: str | None, archive: Archive) -> str:
     return f"<a href='{html.escape(href)}'>{html.escape(os.path.basename(path))}</a>"
 
 
-def table_html(results: Iterable[DrillResult], archive: Archive) -> str:
+def _table_html(results: Iterable[DrillResult], archive: Archive) -> str:
     rows = []
     for res in results:
         for r in res.runbooks or [None]:
@@ -62,8 +62,8 @@ def table_html(results: Iterable[DrillResult], archive: Archive) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-def scorecard_notebook(results: list[DrillResult], *, archive: Archive, profile: str) -> nbformat.NotebookNode:
-    checks = [scenario_check(r) for r in results]
+def _scorecard_notebook(results: list[DrillResult], *, archive: Archive, profile: str) -> nbformat.NotebookNode:
+    checks = [_scenario_check(r) for r in results]
     passed = sum(r.detected for r in results)
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_markdown_cell(
@@ -71,7 +71,7 @@ def scorecard_notebook(results: list[DrillResult], *, archive: Archive, profile:
         "resets the sandbox, injects its fault, runs the runbook(s) written for it and expects them to exit 1 "
         "with a finding that names the fault, and nothing else failing; then resets the sandbox."))
     cell = nbformat.v4.new_code_cell("# assembled by `runbook drill` from the drill runs listed below")
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": table_html(results, archive),
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": _table_html(results, archive),
                                                                   "text/plain": f"{passed}/{len(results)} detected"}),
                     nbformat.v4.new_output("display_data", data=findings_bundle(checks))]
     nb.cells.append(cell)
@@ -84,7 +84,7 @@ def archive_scorecard(results: list[DrillResult], *, archive: Archive, profile: 
     """Archive the scorecard's notebook as a run of its own (the same path as a headless run's evidence)."""
     from ..runner.execute import archive_notebook, new_run_id
     start = started or clock()
-    nb = scorecard_notebook(results, archive=archive, profile=profile)
+    nb = _scorecard_notebook(results, archive=archive, profile=profile)
     return archive_notebook(nb, archive=archive, run_id=new_run_id(), name=NOTEBOOK, notebook_path="",
                             profile=profile, parameters={"scenarios": [r.scenario for r in results]}, start=start,
                             end=clock(), job=NOTEBOOK, operator=operator, git_revision=git_revision, host=host,

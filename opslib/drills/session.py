@@ -15,7 +15,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def open_drill_archive(target: str | None, profile: str):
+def _open_drill_archive(target: str | None, profile: str):
     from ..runner.archive import archive_for
     return archive_for(target, profile)
 
@@ -35,7 +35,7 @@ def drill(names: tuple[str, ...] | list[str], *, every: bool = False, profile: s
     if prof.aws.endpoint_url != SANDBOX:
         raise ParameterError("--profile", profile, "a sandbox profile: a drill injects faults into the sandbox")
     drills = select(list(names), every=every)
-    archive = open_drill_archive(archive_target, profile)
+    archive = _open_drill_archive(archive_target, profile)
     started = clock()
     ours = control.running() is None
     if ours:

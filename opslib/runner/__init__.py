@@ -1,6 +1,7 @@
 """Notebook runs and their evidence: papermill execution, the write-once archive (local or S3),
 the manifest, offline HTML, credential scrubbing and verification. See :mod:`.catalog` for the
-conventions a runbook notebook follows and :mod:`.manifest` for the exit codes."""
+conventions a runbook notebook follows, :mod:`.launch` for what ``runbook run``/``doctor`` do and
+:mod:`opslib.exitcodes` for the exit codes."""
 from .archive import Archive, LocalArchive, S3Archive, default_archive, open_archive, run_stem
 from .catalog import NotebookInfo, discover, notebook_info, notebooks_dir, resolve
 from .manifest import EXIT_CODES, RunEntry, filter_entries, find_entry
@@ -10,7 +11,7 @@ from .verify import ArchiveReport, FileCheck, verify_archive, verify_entries
 
 __all__ = ["Archive", "LocalArchive", "S3Archive", "default_archive", "open_archive", "run_stem", "ArchiveReport",
            "verify_archive", "NotebookInfo", "discover",
-           "notebook_info", "notebooks_dir", "resolve", "run_notebook", "EXIT_CODES", "RunEntry", "filter_entries",
+           "notebook_info", "notebooks_dir", "resolve", "run_notebook", "archive_notebook", "EXIT_CODES", "RunEntry", "filter_entries",
            "find_entry", "notebook_parameters", "validate_parameters", "Scrubber", "scrubber", "FileCheck",
            "verify_entries"]
 

@@ -32,9 +32,8 @@ from botocore.exceptions import ClientError
 
 from ..aws import s3 as s3_reads
 from ..errors import EvidenceError
+from ..settings import ARCHIVE_ENV, DEFAULT_ARCHIVE, resolve_archive  # noqa: F401 (also imported from here)
 
-DEFAULT_ARCHIVE = "runs"
-ARCHIVE_ENV = "OPSLIB_ARCHIVE"
 MANIFEST = "manifest.jsonl"
 MANIFEST_LOCK = "manifest.lock"
 S3_MANIFEST = "manifest/"
@@ -45,12 +44,11 @@ NOT_EVIDENCE = ("audit/", "workspaces/")
 
 def default_archive() -> str:
     """``$OPSLIB_ARCHIVE``, else ``runs/`` beside ``parameters/``: the one default of the CLI, the audit
-    log, the incident timeline and the post-mortem."""
-    from ..config import project_root
-    return os.environ.get(ARCHIVE_ENV) or str(project_root() / DEFAULT_ARCHIVE)
+    log, the incident timeline and the post-mortem (:func:`opslib.settings.resolve_archive`)."""
+    return resolve_archive()
 
 
-def entry_bytes(entry: dict) -> bytes:
+def _entry_bytes(entry: dict) -> bytes:
     """How an entry is stored (one line of ``manifest.jsonl``, one S3 object): the bytes its hash covers."""
     return json.dumps(entry, sort_keys=True, default=str).encode()
 
@@ -190,7 +188,7 @@ class LocalArchive(Archive):
                     seq += 1
                 entry = {**entry, "seq": seq, "prev": last.hash if last else GENESIS}
                 with open(self.root / MANIFEST, "ab") as fh:
-                    fh.write(entry_bytes(entry) + b"\n")
+                    fh.write(_entry_bytes(entry) + b"\n")
                     fh.flush()
                     os.fsync(fh.fileno())
             finally:
@@ -305,7 +303,7 @@ class S3Archive(Archive):
             seq = ((last.entry or {}).get("seq", len(stored)) if last else 0) + 1
             entry = {**entry, "seq": seq, "prev": last.hash if last else GENESIS}
             try:
-                self.write_once(f"{S3_MANIFEST}{seq:012d}.json", entry_bytes(entry))
+                self.write_once(f"{S3_MANIFEST}{seq:012d}.json", _entry_bytes(entry))
                 return entry
             except EvidenceError as exc:
                 if "already exists" not in str(exc):
@@ -344,7 +342,7 @@ def _parse(place: str, raw: bytes) -> StoredEntry:
     return StoredEntry(place, raw, entry)
 
 
-def parse_s3(target: str) -> tuple[str, str]:
+def _parse_s3(target: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` -> (bucket, prefix)."""
     rest = target[len("s3://"):]
     bucket, _, prefix = rest.partition("/")
@@ -359,7 +357,7 @@ def open_archive(target: str | os.PathLike | None = None, *, s3_client: Any = No
     if text.startswith("s3://"):
         if s3_client is None:
             raise EvidenceError(f"{text}: an S3 archive needs an S3 client (from the profile's connection)")
-        bucket, prefix = parse_s3(text)
+        bucket, prefix = _parse_s3(text)
         return S3Archive(s3_client, bucket, prefix)
     return LocalArchive(Path(text))
 

@@ -33,19 +33,15 @@ from pathlib import Path
 import nbformat
 
 from ..errors import ParameterError
+from ..settings import resolve_notebooks_dir
 from .params import NotebookParameter, notebook_parameters
 
-NOTEBOOKS_ENV = "OPSLIB_NOTEBOOKS"
 METADATA_KEY = "opslib"
 
 
 def notebooks_dir() -> Path:
     """$OPSLIB_NOTEBOOKS, else ``notebooks/`` beside ``parameters/``."""
-    env = os.environ.get(NOTEBOOKS_ENV)
-    if env:
-        return Path(env)
-    from ..config import project_root
-    return project_root() / "notebooks"
+    return resolve_notebooks_dir()
 
 
 @dataclass(frozen=True)

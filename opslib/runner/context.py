@@ -21,7 +21,7 @@ def host() -> str:
     return socket.gethostname()
 
 
-def aws_identity(profile: Any) -> dict:
+def _aws_identity(profile: Any) -> dict:
     """The AWS caller identity behind ``profile`` (account, ARN) or ``{"error": ...}``."""
     from ..connection import connect
     try:
@@ -35,7 +35,7 @@ def aws_identity(profile: Any) -> dict:
 
 
 def operator(profile: Any) -> dict:
-    return {"user": local_user(), "aws": aws_identity(profile)}
+    return {"user": local_user(), "aws": _aws_identity(profile)}
 
 
 def git_revision(path: str | Path) -> str | None:

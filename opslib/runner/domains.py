@@ -131,7 +131,7 @@ def _ok_one(d: Domain, value: Any, profile: Any) -> bool:
     return True
 
 
-def check_value(d: Domain, value: Any, profile: Any = None, *, optional: bool = False) -> None:
+def _check_value(d: Domain, value: Any, profile: Any = None, *, optional: bool = False) -> None:
     """ParameterError naming the parameter and what is allowed when ``value`` is outside ``d``."""
     if value is None and optional:
         return
@@ -151,4 +151,4 @@ def check_domains(domains: Mapping[str, Domain], values: Mapping[str, Any], prof
     allow_none = set(optional)
     for name, value in values.items():
         if name in domains:
-            check_value(domains[name], value, profile, optional=name in allow_none)
+            _check_value(domains[name], value, profile, optional=name in allow_none)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import signal
 import tempfile
 import threading
@@ -27,14 +26,17 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
+from traitlets import Dict
 from traitlets.config import Config
 
 from .. import __version__
+from ..exitcodes import exit_code as _exit_code
 from ..findings import overall_status, read_findings
+from ..settings import AUDIT_FOLDER, kernel_environment
 from .archive import Archive, LocalArchive, run_stem
 from .catalog import NotebookInfo
 from .html import asset_prefix, render_page
-from .manifest import EXIT_CODES, RunEntry
+from .manifest import RunEntry
 from .scrub import Scrubber
 from .verify import sha256
 
@@ -78,13 +80,15 @@ def failing_cell(nb: dict) -> dict | None:
     return {"index": index, "execution_count": cell.get("execution_count"), "source": _source_head(cell)}
 
 
-def kernel_config(socket_dir: Path) -> Config:
+def kernel_config(socket_dir: Path, env: dict | None = None) -> Config:
     """The kernel talks over Unix sockets in ``socket_dir`` (private to the run) instead of TCP on loopback:
     nothing else on the host can listen in, and concurrent runs cannot race for the same free port (TCP
     ports are picked, released, then bound by the kernel: two kernels starting together may collide).
-    Its connection file (with the HMAC key) is in ``socket_dir`` too, so it goes with the run's temp folder."""
+    Its connection file (with the HMAC key) is in ``socket_dir`` too, so it goes with the run's temp folder.
+    ``env``: the kernel process's environment (default: this process's), see :func:`kernel_environment`."""
     return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel"),
                                      "connection_file": str(socket_dir / "kernel-connection.json")},
+                   "RunKernelManager": {"kernel_env": env},
                    "NotebookClient": {"kernel_manager_class": RunKernelManager}})
 
 
@@ -112,11 +116,20 @@ _KERNELS: dict[str, "RunKernelManager"] = {}       # connection file -> the mana
 
 class RunKernelManager(AsyncKernelManager):
     """nbclient's kernel manager, findable by its connection file so that the main thread can stop the
-    kernel of a run it interrupts (nbclient runs in a worker thread and cleans up after the kernel dies)."""
+    kernel of a run it interrupts (nbclient runs in a worker thread and cleans up after the kernel dies).
+    It starts the kernel with the run's own environment (``kernel_env``, from :func:`kernel_config`)."""
+
+    kernel_env = Dict(default_value=None, allow_none=True,
+                      help="environment of the kernel process (None: this process's)").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         _KERNELS[self.connection_file] = self
+
+    async def start_kernel(self, **kw):
+        if self.kernel_env is not None:
+            kw.setdefault("env", dict(self.kernel_env))
+        return await super().start_kernel(**kw)
 
 
 def _kill_kernel(connection_file: str) -> None:
@@ -160,12 +173,12 @@ def stop_signals(state: dict):
 
 
 def _papermill(info: NotebookInfo, output: Path, parameters: dict, *, timeout: float,
-               kernel_name: str) -> tuple[str | None, dict | None]:
-    """Run papermill; returns (abnormal status or None, error)."""
+               kernel_name: str, env: dict | None = None) -> tuple[str | None, dict | None]:
+    """Run papermill (the kernel with environment ``env``); returns (abnormal status or None, error)."""
     try:
         papermill.execute_notebook(str(info.path), str(output), parameters=parameters, kernel_name=kernel_name,
                                    progress_bar=False, log_output=False, execution_timeout=timeout,
-                                   cwd=str(info.path.parent), config=kernel_config(output.parent),
+                                   cwd=str(info.path.parent), config=kernel_config(output.parent, env),
                                    engine_name=ENGINE)
     except PapermillExecutionError as exc:
         return "error", {"ename": exc.ename, "evalue": exc.evalue}
@@ -181,7 +194,7 @@ def _papermill(info: NotebookInfo, output: Path, parameters: dict, *, timeout: f
 
 
 def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: float, kernel_name: str,
-             state: dict, grace: float = 60.0) -> tuple[str | None, dict | None]:
+             state: dict, grace: float = 60.0, env: dict | None = None) -> tuple[str | None, dict | None]:
     """papermill in a worker thread (nbclient then leaves the process's signal handlers alone), the main
     thread waiting where SIGINT/SIGTERM reach it (:func:`stop_signals`). On a signal the kernel is killed;
     nbclient sees it die, removes its connection file and sockets, and papermill writes what ran so far."""
@@ -193,7 +206,8 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
 
     def work():
         try:
-            result["value"] = _papermill(info, output, parameters, timeout=timeout, kernel_name=kernel_name)
+            result["value"] = _papermill(info, output, parameters, timeout=timeout, kernel_name=kernel_name,
+                                         env=env)
         except BaseException as exc:              # noqa: BLE001 - handed to the main thread
             result["raised"] = exc
         finally:
@@ -222,22 +236,11 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
     return result["value"]
 
 
-@contextlib.contextmanager
-def _audit_environment(archive: Archive, run_id: str):
-    """The kernel's actions audit into the run's archive (``<archive>/audit/``) tagged with the run id."""
-    from ..environment import AUDIT_DIR_ENV, RUN_ID_ENV
-    saved = {k: os.environ.get(k) for k in (AUDIT_DIR_ENV, RUN_ID_ENV)}
-    os.environ[RUN_ID_ENV] = run_id
-    if isinstance(archive, LocalArchive):
-        os.environ[AUDIT_DIR_ENV] = str(archive.root / "audit")
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def _kernel_env(archive: Archive, run_id: str) -> dict:
+    """The kernel's environment: its actions audit into the run's archive (``<archive>/audit/``) tagged with
+    the run id. Handed to the kernel process only; this process's environment is left alone."""
+    audit = archive.root / AUDIT_FOLDER if isinstance(archive, LocalArchive) else None
+    return kernel_environment(run_id=run_id, audit_dir=audit)
 
 
 def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: Callable[[], datetime],
@@ -258,10 +261,10 @@ def run_notebook(info: NotebookInfo, *, profile: str, archive: Archive, clock: C
                                  archive=archive.location)
     start = clock()
     state: dict = {}
-    with stop_signals(state), tempfile.TemporaryDirectory(prefix="opslib-run-") as tmp, \
-            _audit_environment(archive, run_id):
+    with stop_signals(state), tempfile.TemporaryDirectory(prefix="opslib-run-") as tmp:
         output = Path(tmp) / f"{info.name}.ipynb"
-        abnormal, error = _execute(info, output, values, timeout=timeout, kernel_name=kernel_name, state=state)
+        abnormal, error = _execute(info, output, values, timeout=timeout, kernel_name=kernel_name, state=state,
+                                   env=_kernel_env(archive, run_id))
         end = clock()
         # interrupted before papermill wrote anything: the source notebook stands for what ran (nothing)
         nb = nbformat.read(output if output.is_file() else info.path, as_version=4)
@@ -296,7 +299,7 @@ def archive_notebook(nb: nbformat.NotebookNode, *, archive: Archive, run_id: str
     checks = read_findings(nb)
     status = abnormal or overall_status(checks)
     bad_cell = failing_cell(nb) if abnormal else None
-    exit_code = 128 + signum if status == "interrupted" and signum else EXIT_CODES[status]
+    exit_code = _exit_code(status, signum)
     nb = copy.deepcopy(nb)
     nb.metadata["opslib_run"] = {"id": run_id, "notebook": name, "profile": profile, "mode": mode,
                                  "start": start.isoformat(), "status": status, "incident_id": incident_id}

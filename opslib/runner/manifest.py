@@ -1,12 +1,6 @@
 """Manifest entries: one per run, appended to the archive, never rewritten.
 
-Exit codes (the same for ``runbook run`` and schedulers)::
-
-    0  every check ok or warn          3  the notebook raised
-    1  at least one check failed       4  the kernel died or a cell timed out
-    2  bad input, nothing ran          5  could not see: a check is unknown (credentials, access,
-                                          connectivity) and none failed
-    130/143  stopped by SIGINT/SIGTERM (status interrupted, archived)
+Each entry records its run's exit code (:mod:`opslib.exitcodes`, the same for ``runbook run`` and schedulers).
 
 Each entry as stored also carries ``seq`` and ``prev`` (the manifest's hash chain, see :mod:`.archive`).
 """
@@ -16,11 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Iterable
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_RAISED, EXIT_KERNEL, EXIT_BLIND = 0, 1, 2, 3, 4, 5
-#: run status -> exit code
-EXIT_INTERRUPTED = 130                          # 128 + SIGINT; SIGTERM gives 143
-EXIT_CODES = {"ok": EXIT_OK, "warn": EXIT_OK, "unknown": EXIT_BLIND, "fail": EXIT_FAILED, "error": EXIT_RAISED,
-              "died": EXIT_KERNEL, "timeout": EXIT_KERNEL, "interrupted": EXIT_INTERRUPTED}
+from ..exitcodes import EXIT_CODES  # noqa: F401 (also imported from here)
+
 STATUSES = tuple(EXIT_CODES)
 
 

@@ -79,7 +79,7 @@ def _timed(name: str, fn: Callable[[], tuple[str, str, str]], clock: Callable[[]
     return Probe(name, status, detail, remedy, round(clock() - start, 3))
 
 
-def probe_timeout(profile: Profile) -> float:
+def _probe_timeout(profile: Profile) -> float:
     return min(float(profile.aws.connect_timeout), MAX_PROBE_SECONDS)
 
 
@@ -112,7 +112,7 @@ def _aws_probes(profile: Profile, *, connect: Callable[[Profile], Any], clock) -
 
     def identity():
         ops = holder["ops"]
-        t = probe_timeout(profile)
+        t = _probe_timeout(profile)
         sts = ops.session.client("sts", region_name=ops.primary_region, endpoint_url=ops.endpoint_url,
                                  config=Config(connect_timeout=t, read_timeout=t, retries={"max_attempts": 1}))
         where = ops.endpoint_url or f"AWS {ops.primary_region}"
@@ -174,7 +174,7 @@ def _database_probe(profile: Profile, which: str, *, sandbox_state: Callable[[],
         except OSError as exc:
             return "fail", f"{which} host {host} does not resolve: {exc}", "check the URL's host name, DNS and VPN"
         try:
-            with socket.create_connection((host, port), timeout=probe_timeout(profile)):
+            with socket.create_connection((host, port), timeout=_probe_timeout(profile)):
                 pass
         except OSError as exc:
             return "fail", f"{which} {host}:{port} not reachable: {exc}", \

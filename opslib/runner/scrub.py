@@ -72,7 +72,7 @@ def _strings(obj: Any, key: str = "") -> Iterable[tuple[str, str]]:
         yield key, obj
 
 
-def secrets_in_profile(profile: Any, environ: Mapping[str, str] | None = None) -> set[str]:
+def _secrets_in_profile(profile: Any, environ: Mapping[str, str] | None = None) -> set[str]:
     """Secrets a profile holds or references: URL passwords and credential-named keys, env refs expanded."""
     from ..config import expand_env
     from ..errors import ProfileError
@@ -139,5 +139,5 @@ def scrubber(*, environ: Mapping[str, str] | None = None, profile: Any = None, e
     env = os.environ if environ is None else environ
     found = secrets_in(env) | set(extra)
     if profile is not None:
-        found |= secrets_in_profile(profile, env)
+        found |= _secrets_in_profile(profile, env)
     return Scrubber(tuple(sorted((s for s in found if s), key=len, reverse=True)))

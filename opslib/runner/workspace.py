@@ -26,7 +26,8 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from ..errors import ParameterError
-from .archive import DEFAULT_ARCHIVE, Archive, LocalArchive
+from ..settings import DEFAULT_ARCHIVE
+from .archive import Archive, LocalArchive
 from .catalog import NotebookInfo
 from .manifest import RunEntry
 from .scrub import Scrubber
@@ -41,7 +42,7 @@ def workspace_dir(archive: Archive, name: str) -> Path:
         raise ParameterError("--incident", name, "an id of letters, digits, '.', '_' or '-' (e.g. INC-7)")
     if isinstance(archive, LocalArchive):
         return archive.root / "workspaces" / name
-    from ..config import project_root
+    from ..settings import project_root
     return project_root() / DEFAULT_ARCHIVE / "workspaces" / name
 
 

@@ -10,16 +10,14 @@ from pathlib import Path
 
 from ..errors import SandboxError
 
-SANDBOX_DIR_ENV = "OPSLIB_SANDBOX_DIR"
+from ..settings import SANDBOX_DIR_ENV, resolve_sandbox_dir  # noqa: F401 (SANDBOX_DIR_ENV: also imported from here)
+
 STATE_FILE = "state.json"
 
 
 def default_dir() -> Path:
-    env = os.environ.get(SANDBOX_DIR_ENV)
-    if env:
-        return Path(env).resolve()
-    from ..config import project_root
-    return project_root() / ".sandbox"
+    """$OPSLIB_SANDBOX_DIR, else ``.sandbox/`` beside ``parameters/``."""
+    return resolve_sandbox_dir()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from cryptography import x509
 
 from ..aws import elb as elb_reads
 from ..aws.arn import short_name
-from ..errors import OpsError, ParameterError
+from ..errors import CertificateError, ParameterError
 from ..findings import Check
 
 if TYPE_CHECKING:
@@ -33,14 +33,6 @@ if TYPE_CHECKING:
 
 WARN_DAYS = 30          # the runbook: "Renew certificate (30 days before expiry)"
 FAIL_DAYS = 14
-
-
-class CertificateError(OpsError):
-    """A certificate could not be read (missing file, bad PEM, endpoint unreachable)."""
-
-    def __init__(self, message: str, *, source: str, unknown: bool = True):
-        self.source, self.unknown = source, unknown
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -203,7 +195,7 @@ def health_endpoints(ops: "Ops") -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def listener_certificates(elbv2: Any) -> dict[str, list[str]]:
+def _listener_certificates(elbv2: Any) -> dict[str, list[str]]:
     """Certificate ARN -> the listeners serving it (``<load balancer>:<port>``), from every load balancer's
     listeners: their default certificate and, for HTTPS/TLS listeners, the SNI certificates too."""
     out: dict[str, list[str]] = {}
@@ -232,7 +224,7 @@ def listener_expiry(elbv2: Any, acm: Any, *, now: datetime, region: str | None =
     server certificate is listed as unknown (ACM does not hold it); a failed read is one unknown row."""
     where = f" in {region}" if region else ""
     try:
-        used = listener_certificates(elbv2)
+        used = _listener_certificates(elbv2)
     except (ClientError, BotoCoreError) as exc:
         return [CertStatus("acm", f"load balancers{where}", "", None, None, unknown=True,
                            error=f"cannot read the load balancers' listeners{where}: {exc}")]
@@ -247,7 +239,7 @@ def listener_expiry(elbv2: Any, acm: Any, *, now: datetime, region: str | None =
     return out
 
 
-def acm_expiry(acm: Any, *, now: datetime, domains: Iterable[str] | None = None) -> list[CertStatus]:
+def _acm_expiry(acm: Any, *, now: datetime, domains: Iterable[str] | None = None) -> list[CertStatus]:
     """Every ACM certificate (or those for ``domains``) with its NotAfter."""
     wanted = set(domains or ())
     out = []
@@ -279,7 +271,7 @@ def collect(*, now: datetime, pem_paths: Iterable[str] = (), endpoints: Iterable
             rows.append(CertStatus("endpoint", text, "", None, None, error=str(exc), unknown=exc.unknown))
     if acm is not None:
         try:
-            rows.extend(acm_expiry(acm, now=now, domains=domains))
+            rows.extend(_acm_expiry(acm, now=now, domains=domains))
         except CertificateError as exc:
             rows.append(CertStatus("acm", "acm", "", None, None, error=str(exc), unknown=True))
     return rows

@@ -7,7 +7,6 @@ import json
 from ..errors import WebhookRejected
 from .events import AlarmEvent, parse_time
 
-TOKEN_ENV = "OPSLIB_ALERTMANAGER_TOKEN"
 
 
 def _reject(reason: str, status: int = 400) -> WebhookRejected:

@@ -9,7 +9,6 @@ import json
 from ..errors import WebhookRejected
 from .events import AlarmEvent, parse_time
 
-SECRET_ENV = "OPSLIB_PAGERDUTY_WEBHOOK_SECRET"
 FIRING = ("incident.triggered", "incident.reopened")
 
 

@@ -9,10 +9,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ..settings import DEFAULT_PAGERDUTY_API_URL, resolve_pagerduty_api
 from .routing import Triage
 
-PAGERDUTY_API = "https://api.pagerduty.com"
-API_URL_ENV, API_TOKEN_ENV, FROM_ENV = "OPSLIB_PAGERDUTY_API_URL", "OPSLIB_PAGERDUTY_API_TOKEN", "OPSLIB_PAGERDUTY_FROM"
+PAGERDUTY_API = DEFAULT_PAGERDUTY_API_URL
 ORDER = {"fail": 0, "error": 0, "warn": 1, "unknown": 2, "ok": 3}
 Post = Callable[[str, dict, dict], int]
 
@@ -27,7 +27,7 @@ def post_json(url: str, payload: dict, headers: dict, timeout: float = 10) -> in
         return exc.code
 
 
-def ordered_findings(entry: Mapping) -> list[dict]:
+def _ordered_findings(entry: Mapping) -> list[dict]:
     return sorted(entry.get("findings", []), key=lambda c: ORDER.get(c.get("status"), 2))
 
 
@@ -43,7 +43,7 @@ def summary_text(triage: Triage, entry: Mapping, *, limit: int = 25) -> str:
     lines = [head, f"run {entry.get('id', '?')} (read-only), state change {triage.changed_at:%Y-%m-%d %H:%M}Z"]
     if entry.get("error"):
         lines.append(f"ERROR {entry['error'].get('ename')}: {entry['error'].get('evalue')}")
-    found = ordered_findings(entry)
+    found = _ordered_findings(entry)
     lines += [f"{c['status'].upper()} {c['name']}: {c['detail']}" for c in found[:limit]]
     if len(found) > limit:
         lines.append(f"... {len(found) - limit} more findings in the evidence")
@@ -69,8 +69,8 @@ class Responder:
         env = os.environ if environ is None else environ
         raw = profile.notify.get("slack", "")
         slack = expand_env(raw, key="notify.slack", environ=env) if raw else ""
-        return cls(slack_url=slack or None, pagerduty_api=env.get(API_URL_ENV) or PAGERDUTY_API,
-                   pagerduty_token=env.get(API_TOKEN_ENV) or None, pagerduty_from=env.get(FROM_ENV) or None, post=post)
+        api, token, sender = resolve_pagerduty_api(env)
+        return cls(slack_url=slack or None, pagerduty_api=api, pagerduty_token=token, pagerduty_from=sender, post=post)
 
     def send(self, triage: Triage, entry: Mapping) -> list[dict]:
         """Post the summary; records ``{target, http_status | error}`` (failures never raise)."""

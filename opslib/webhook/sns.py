@@ -166,5 +166,5 @@ def alarm_event(message: Mapping[str, Any]) -> AlarmEvent:
                               "region": alarm.get("Region"), "old_state": alarm.get("OldStateValue")})
 
 
-def now_utc() -> datetime:
+def _now_utc() -> datetime:
     return datetime.now(timezone.utc)

@@ -58,6 +58,12 @@ def main() -> None:
         'import plotly.express as px\nfig = px.line(x=[1, 2, 3, 4], y=[3, 1, 4, 1], title="toy line")\nfig',
         'import plotly.graph_objects as go\ngo.Figure(go.Bar(x=["a", "b"], y=[2, 5]), layout_title_text="toy bars")',
         'record_findings([Check.ok("charts", "two charts drawn", charts=2)])'], read_only=True)
+    notebook("environment", "Records the OPSLIB_* settings its kernel was started with.", [
+        'import os\nfrom opslib import settings\n'
+        'record_findings([Check.ok("kernel-environment", "the settings of the kernel", run_id=run_id,\n'
+        '                          env_run_id=os.environ.get(settings.RUN_ID_ENV),\n'
+        '                          env_audit_dir=os.environ.get(settings.AUDIT_DIR_ENV),\n'
+        '                          env_lab_profile=os.environ.get(settings.LAB_PROFILE_ENV))])'])
     notebook("leaky", "Prints credentials from its environment and parameters, then raises with one.", [
         'import os, json\nprint(json.dumps(dict(os.environ), indent=1))',
         'print("database url:", db_url)\nfrom opslib.config import load_profile\n'

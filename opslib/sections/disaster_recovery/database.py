@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from ...actions import rds as rds_actions
 from ...actions import secrets as secrets_actions
 from ...actions.apply import ApplyResult
-from ...actions.plan import Check as PlanCheck
+from ...actions.plan import Precondition
 from ...actions.plan import Plan
 from ...errors import ParameterError
 from ...findings import Check
@@ -48,7 +48,7 @@ def plan_database_failover(ops: "Ops", *, replica: str | None = None, secret_id:
 
 
 def verify_database(ops: "Ops", *, replica: str | None = None, secret_id: str | None = None,
-                    region: str = "primary", probe: bool | None = None, timeout: float = 5.0) -> list[PlanCheck]:
+                    region: str = "primary", probe: bool | None = None, timeout: float = 5.0) -> list[Precondition]:
     """The runbook's ``psql -h <replica> ...``: the instance is standalone and available, the secret's host is
     its endpoint, and (``probe``; default: outside the sandbox) a TCP connection to it opens."""
     replica = replica or ops.profile.rds.replica
@@ -56,25 +56,25 @@ def verify_database(ops: "Ops", *, replica: str | None = None, secret_id: str | 
     db = rds_actions.describe(ops, replica, region)
     address, port = db.get("Endpoint", {}).get("Address"), db.get("Endpoint", {}).get("Port", 5432)
     source = db.get("ReadReplicaSourceDBInstanceIdentifier")
-    checks = [PlanCheck(f"{replica} is a writable primary", not source and db["DBInstanceStatus"] == "available",
+    checks = [Precondition(f"{replica} is a writable primary", not source and db["DBInstanceStatus"] == "available",
                         f"status {db['DBInstanceStatus']}, " + (f"still a replica of {source}" if source else "standalone")),
-              PlanCheck(f"secret {secret_id} host", _secret_json(ops, secret_id, region).get("host") == address,
+              Precondition(f"secret {secret_id} host", _secret_json(ops, secret_id, region).get("host") == address,
                         f"host should be {address}")]
     if probe is None:
         probe = ops.sandbox is None
     if probe:
         try:
             with socket.create_connection((address, int(port)), timeout=timeout):
-                checks.append(PlanCheck(f"connect {address}:{port}", True, "TCP connection opened"))
+                checks.append(Precondition(f"connect {address}:{port}", True, "TCP connection opened"))
         except OSError as exc:
-            checks.append(PlanCheck(f"connect {address}:{port}", False, str(exc)))
+            checks.append(Precondition(f"connect {address}:{port}", False, str(exc)))
     else:
-        checks.append(PlanCheck(f"connect {address}:{port}", True,
+        checks.append(Precondition(f"connect {address}:{port}", True,
                                 "not probed (the sandbox has no server behind RDS endpoints)"))
     return checks
 
 
-def database_checks(result: ApplyResult, verified: list[PlanCheck] | None) -> list[Check]:
+def database_checks(result: ApplyResult, verified: list[Precondition] | None) -> list[Check]:
     """The failover's apply result as a finding, and (once applied) the connection verification."""
     out = [result.check("database-failover")]
     if verified is not None:

@@ -14,7 +14,7 @@ from ...actions import apply, route53
 from ...actions import ecs as ecs_actions
 from ...actions.apply import ApplyResult
 from ...actions.guards import check_confirmation
-from ...actions.plan import Check as PlanCheck
+from ...actions.plan import Precondition
 from ...actions.plan import Change, Plan
 from ...aws import ecs as ecs_reads
 from ...errors import ActionRefused
@@ -130,12 +130,12 @@ def wait_for_dr_capacity(ops: "Ops", targets: list[tuple[str, str, int]], *, tim
         sleep(poll_s)
 
 
-def verify_dr_serving(ops: "Ops", *, timeout: float = 5.0) -> list[PlanCheck]:
+def verify_dr_serving(ops: "Ops", *, timeout: float = 5.0) -> list[Precondition]:
     """After a failover: the API record aliases the DR ALB and the DR health endpoint answers 200."""
     d = ops.profile.dns
     dns, on_dr = api_record(ops)
     health = route53.http_check("DR health endpoint", ops.health_url(d.dr_health_url), timeout)
-    return [PlanCheck(f"DNS {d.record}", on_dr, f"alias {(dns or {}).get('alias')}"), health]
+    return [Precondition(f"DNS {d.record}", on_dr, f"alias {(dns or {}).get('alias')}"), health]
 
 
 def _change_label(change: Change) -> str:
@@ -171,7 +171,7 @@ def run_regional_failover(ops: "Ops", plan: Plan, *, dry_run: bool = True, confi
                                                             audit_id=result.audit_id)], [result])
     t0 = clock()
     run = FailoverRun(plan, False, rto, [])
-    measured: list[PlanCheck] = []
+    measured: list[Precondition] = []
 
     def preflight() -> tuple[str, str]:
         measured.extend(c for p in plan.prechecks for c in p(ops))
@@ -216,7 +216,7 @@ def run_regional_failover(ops: "Ops", plan: Plan, *, dry_run: bool = True, confi
     return run
 
 
-def _checks_step(checks: list[PlanCheck], refuse: bool = False) -> tuple[str, str]:
+def _checks_step(checks: list[Precondition], refuse: bool = False) -> tuple[str, str]:
     failed = [c for c in checks if not c.ok]
     detail = "; ".join(f"{'ok' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in checks)
     return ("refused" if refuse else "failed") if failed else "ok", detail

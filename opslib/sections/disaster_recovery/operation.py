@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from ...actions import apply
 from ...actions.apply import ApplyResult
 from ...actions.dynamodb import plan_test_restore
-from ...actions.plan import Check as PlanCheck
+from ...actions.plan import Precondition
 from ...actions.plan import Plan
 from ...errors import ParameterError
 from ...findings import Check
@@ -69,7 +69,7 @@ class Outcome:
     plan: Plan
     results: list[ApplyResult]
     failover: FailoverRun | None = None
-    verified: list[PlanCheck] | None = None
+    verified: list[Precondition] | None = None
     restore: RestoreDrill | None = None
 
     def frame(self) -> pd.DataFrame | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ...actions import route53
-from ...actions.plan import Check as PlanCheck
+from ...actions.plan import Precondition
 from ...findings import Check
 from ...health_checks import check as http_check
 
@@ -27,7 +27,7 @@ def api_record(ops: "Ops") -> tuple[dict | None, bool]:
 @dataclass
 class Readiness:
     primary: pd.DataFrame          # one row per primary ECS service: health
-    dr: list[PlanCheck]            # the DR side's pre-flight (route53.dr_preflight)
+    dr: list[Precondition]            # the DR side's pre-flight (route53.dr_preflight)
     dns: dict | None               # the API record now
     on_dr: bool                    # the API record already aliases the DR ALB
     region: str = "primary"        # the primary region's name, for the findings

@@ -29,7 +29,7 @@ def replica_lag_metric(ops: "Ops", replica: str | None = None) -> Metric:
                   dimensions={"DBInstanceIdentifier": replica or ops.profile.rds.replica})
 
 
-def dr_stream_metric(ops: "Ops") -> Metric:
+def _dr_stream_metric(ops: "Ops") -> Metric:
     """The profile's ``incoming_records`` metric, on the DR stream in the DR region."""
     return ops.profile.metrics["incoming_records"].model_copy(
         update={"dimensions": {"StreamName": ops.profile.kinesis.dr_stream}, "region": "dr"})
@@ -42,9 +42,9 @@ def replica_lag(ops: "Ops", *, now: datetime, minutes: int = 60, replica: str | 
     return frame["lag"].rename("replica lag (s)")
 
 
-def dr_stream_incoming(ops: "Ops", *, now: datetime, minutes: int = 60) -> pd.Series:
+def _dr_stream_incoming(ops: "Ops", *, now: datetime, minutes: int = 60) -> pd.Series:
     """Records arriving on the DR stream per minute (the cross-region replication of events)."""
-    metric = dr_stream_metric(ops)
+    metric = _dr_stream_metric(ops)
     frame = metric_frame(ops.client("cloudwatch", metric.region), {"incoming": metric},
                          now - timedelta(minutes=minutes), now, 60, stats={"incoming": "Sum"})
     return frame["incoming"].rename("DR stream records/min")
@@ -100,4 +100,4 @@ def _status(latest: float | None, limit: float, worst: float | None) -> str:
 
 def rpo_status(ops: "Ops", *, now: datetime, minutes: int = 60) -> RpoStatus:
     return RpoStatus(ops.profile.targets.rpo_minutes, now, replica_lag(ops, now=now, minutes=minutes),
-                     dr_stream_incoming(ops, now=now, minutes=minutes), pitr_status(ops))
+                     _dr_stream_incoming(ops, now=now, minutes=minutes), pitr_status(ops))

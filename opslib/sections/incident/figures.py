@@ -11,7 +11,7 @@ from .procedures import memory_column
 DEPLOY_COLOR = "#9467bd"
 
 
-def mark_deployments(fig: go.Figure, deployments: pd.DataFrame, service: str | None = None) -> go.Figure:
+def _mark_deployments(fig: go.Figure, deployments: pd.DataFrame, service: str | None = None) -> go.Figure:
     """A dotted vertical line with a label at each deployment (of ``service``, or of any service)."""
     rows = deployments if service is None else deployments[deployments["service"] == service]
     for d in rows.itertuples():
@@ -27,7 +27,7 @@ def error_chart(frame: pd.DataFrame, deployments: pd.DataFrame, *, threshold: fl
                          "4xx % of requests": frame["client_error_rate"] * 100})
     fig = charts.timeseries(data, title="ALB error rate (High Error Rate pages above the line)", y_title="%",
                             target=threshold * 100, target_label="page at %")
-    return mark_deployments(fig, deployments)
+    return _mark_deployments(fig, deployments)
 
 
 def lag_chart(frame: pd.DataFrame, deployments: pd.DataFrame, *, threshold_s: float, target_s: float) -> go.Figure:
@@ -36,7 +36,7 @@ def lag_chart(frame: pd.DataFrame, deployments: pd.DataFrame, *, threshold_s: fl
                             target=threshold_s, target_label="Stream Backup pages above (s)")
     fig.add_hline(y=target_s, line_dash="dot", line_color="#2ca02c", annotation_text=f"target {target_s:g} s",
                   annotation_position="bottom left")
-    return mark_deployments(fig, deployments)
+    return _mark_deployments(fig, deployments)
 
 
 def memory_chart(frame: pd.DataFrame, deployments: pd.DataFrame) -> go.Figure:
@@ -45,4 +45,4 @@ def memory_chart(frame: pd.DataFrame, deployments: pd.DataFrame) -> go.Figure:
     data = pd.DataFrame({c[len(prefix):]: frame[c] for c in frame.columns if c.startswith(prefix)}, index=frame.index)
     fig = charts.timeseries(data, title="ECS MemoryUtilization by service", y_title="%", target=90,
                             target_label="leak suspected above")
-    return mark_deployments(fig, deployments)
+    return _mark_deployments(fig, deployments)

@@ -176,7 +176,7 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def api_down_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, health: pd.DataFrame, targets: pd.DataFrame,
+def _api_down_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, health: pd.DataFrame, targets: pd.DataFrame,
                       *, error_threshold: float, services: list[Any], recent_minutes: int = 5) -> list[Symptom]:
     """``services``: the profile's ingest services (:func:`role_services`). Without one, the health checks
     are judged on the HealthCheckFailed rule alone (the HTTP and ALB-target checks are not measurable)."""
@@ -218,7 +218,7 @@ def api_down_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, health: pd.D
     return out
 
 
-def high_error_rate_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, *, error_threshold: float,
+def _high_error_rate_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, *, error_threshold: float,
                              recent_minutes: int = 5, increase: float = 2.0, min_points: float = 0.01) -> list[Symptom]:
     out = [Symptom("high-error-rate", f"Error rate >{error_threshold:.0%}", rule.state == "firing",
                    f"High Error Rate rule {rule.state}: {rule.detail}",
@@ -237,7 +237,7 @@ def high_error_rate_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, *, er
     return out
 
 
-def stream_backup_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, checkpoints: pd.DataFrame, *,
+def _stream_backup_symptoms(frame: pd.DataFrame, rule: alarms.RuleResult, checkpoints: pd.DataFrame, *,
                            lag_threshold_s: float, target_s: float, processors: list[str], recent_minutes: int = 15,
                            memory_pressure: float = 85.0) -> list[Symptom]:
     """``processors``: the names of the profile's process services (their memory is the consumers')."""
@@ -285,10 +285,10 @@ def symptoms(profile: Any, frame: pd.DataFrame, *, rules: dict[str, alarms.RuleR
     """Every symptom of the three procedures, judged on the live data."""
     t = thresholds(profile)
     processors = [s.name for s in role_services(profile, PROCESSOR_ROLE)]
-    return (api_down_symptoms(frame, rules["api-down"], health, targets, error_threshold=t.error_rate,
+    return (_api_down_symptoms(frame, rules["api-down"], health, targets, error_threshold=t.error_rate,
                               services=role_services(profile, API_ROLE))
-            + high_error_rate_symptoms(frame, rules["high-error-rate"], error_threshold=t.error_rate)
-            + stream_backup_symptoms(frame, rules["stream-backup"], checkpoints, lag_threshold_s=t.lag_seconds,
+            + _high_error_rate_symptoms(frame, rules["high-error-rate"], error_threshold=t.error_rate)
+            + _stream_backup_symptoms(frame, rules["stream-backup"], checkpoints, lag_threshold_s=t.lag_seconds,
                                      target_s=t.lag_target_seconds, processors=processors))
 
 
@@ -298,7 +298,7 @@ def symptom_table(found: Iterable[Symptom]) -> pd.DataFrame:
                          for s in found], columns=["procedure", "symptom", "present", "evidence"])
 
 
-def present_procedures(found: Iterable[Symptom]) -> list[str]:
+def _present_procedures(found: Iterable[Symptom]) -> list[str]:
     """Procedures whose symptoms are present. API Down is present on failing health checks or no events
     (5xx alone is High Error Rate); High Error Rate is then part of API Down, not a second incident."""
     found = list(found)
@@ -315,13 +315,13 @@ def present_procedures(found: Iterable[Symptom]) -> list[str]:
 
 def select_procedures(found: Iterable[Symptom], procedure: str) -> list[str]:
     """``auto``: the procedures whose symptoms are present; otherwise the one named."""
-    return present_procedures(found) if check_procedure(procedure) == "auto" else [procedure]
+    return _present_procedures(found) if check_procedure(procedure) == "auto" else [procedure]
 
 
 def procedure_checks(found: Iterable[Symptom], profile: Any) -> list[Check]:
     """One check per procedure: fail when its symptoms are present (warn when they are part of API Down)."""
     found = list(found)
-    active = present_procedures(found)
+    active = _present_procedures(found)
     response = {s.level: s.response_minutes for s in profile.severity_levels}
     checks = []
     for p in PROCEDURES.values():

@@ -51,7 +51,7 @@ def _scaling(ops: "Ops") -> dict[str, dict]:
     return out
 
 
-def ecs_capacity(ops: "Ops") -> pd.DataFrame:
+def _ecs_capacity(ops: "Ops") -> pd.DataFrame:
     cluster = ops.profile.ecs.cluster
     names = [s.name for s in ops.profile.services if s.type == "ecs"]
     frame = ecs_reads.services(ops.client("ecs"), cluster, names)
@@ -61,7 +61,7 @@ def ecs_capacity(ops: "Ops") -> pd.DataFrame:
     return frame
 
 
-def kinesis_throughput(ops: "Ops", *, now: datetime, minutes: int = 60) -> tuple[dict, pd.DataFrame]:
+def _kinesis_throughput(ops: "Ops", *, now: datetime, minutes: int = 60) -> tuple[dict, pd.DataFrame]:
     """Open shards of the primary stream and, per minute, its write rate per shard from CloudWatch
     (``IncomingRecords``/``IncomingBytes``, Sum per minute / 60 / open shards)."""
     stream = ops.profile.kinesis.stream
@@ -77,7 +77,7 @@ def kinesis_throughput(ops: "Ops", *, now: datetime, minutes: int = 60) -> tuple
     return {"stream": stream, "open_shards": shards, "status": summ["StreamStatus"]}, frame
 
 
-def lambda_aliases(ops: "Ops") -> pd.DataFrame:
+def _lambda_aliases(ops: "Ops") -> pd.DataFrame:
     lam = ops.client("lambda")
     rows = []
     for svc in ops.profile.services:
@@ -92,8 +92,8 @@ def lambda_aliases(ops: "Ops") -> pd.DataFrame:
 
 def capacity(ops: "Ops", *, now: datetime, minutes: int = 60) -> Capacity:
     """The capacity picture at ``now`` (throughput over the ``minutes`` before it)."""
-    stream, throughput = kinesis_throughput(ops, now=now, minutes=minutes)
-    return Capacity(ecs_capacity(ops), stream, throughput, lambda_aliases(ops), (now - timedelta(minutes=minutes), now))
+    stream, throughput = _kinesis_throughput(ops, now=now, minutes=minutes)
+    return Capacity(_ecs_capacity(ops), stream, throughput, _lambda_aliases(ops), (now - timedelta(minutes=minutes), now))
 
 
 def shards_needed(records_per_s: float, bytes_per_s: float, headroom: float = 0.7) -> int:

@@ -30,7 +30,7 @@ def plan_deploy(ops: "Ops", function: str, *, weight: float, version: str | None
     return plan
 
 
-def canary_sample(ops: "Ops", function: str, alias: str, version: str, *, now: datetime, elapsed: float,
+def _canary_sample(ops: "Ops", function: str, alias: str, version: str, *, now: datetime, elapsed: float,
                   minutes: int = 5) -> dict:
     """Invocations and errors of ``version`` behind ``alias`` over the ``minutes`` before now + elapsed."""
     dims = {"FunctionName": function, "Resource": f"{function}:{alias}", "ExecutedVersion": str(version)}
@@ -61,7 +61,7 @@ def watch_canary(ops: "Ops", function: str, alias: str, version: str, *, now: da
                                f"over {timeout_s:g} s")
         return "no-traffic", f"version {version} served {s['invocations']:g} invocations; too few to promote it"
 
-    return watch(lambda e: canary_sample(ops, function, alias, version, now=now, elapsed=e), judge,
+    return watch(lambda e: _canary_sample(ops, function, alias, version, now=now, elapsed=e), judge,
                  subject=f"{function}:{alias} canary {version}", timeout_s=timeout_s, interval_s=interval_s,
                  sleep=sleep, clock=clock, final=final)
 

@@ -61,7 +61,7 @@ def error_rate(ops: "Ops", end: datetime, minutes: int = 5) -> tuple[float, floa
     return window_share(ops.client("cloudwatch"), m["http_5xx"], m["requests"], end - timedelta(minutes=minutes), end)
 
 
-def deployment_sample(ops: "Ops", service: str, task_definition: str, *, now: datetime, elapsed: float,
+def _deployment_sample(ops: "Ops", service: str, task_definition: str, *, now: datetime, elapsed: float,
                       region: str = "primary") -> dict:
     """One look at the deployment of ``task_definition``: its tasks, the old revisions', targets, 5xx."""
     cluster = ecs_actions._cluster(ops, None, region)
@@ -145,7 +145,7 @@ def watch_deployment(ops: "Ops", service: str, task_definition: str, *, now: dat
         return judge_deployment(s, max_failed_tasks=max_failed_tasks, max_error_rate=max_error_rate,
                                 baseline_error_rate=first[0])
 
-    return watch(lambda e: deployment_sample(ops, service, task_definition, now=now, elapsed=e), judge,
+    return watch(lambda e: _deployment_sample(ops, service, task_definition, now=now, elapsed=e), judge,
                  subject=f"{service} -> {task_definition}", timeout_s=timeout_s, interval_s=interval_s, sleep=sleep,
                  clock=clock, on_sample=on_sample)
 

@@ -6,15 +6,19 @@ Modules: :mod:`.dialects` (every SQL dialect difference), :mod:`.queries` (Core 
 :mod:`.table` (the profile's events table and columns, reflected once; every reader of the table uses it).
 """
 from .dialects import TESTED_DIALECTS, db_time, hour_trunc, seconds_between
-from .report import (SOURCES, Window, compiled_sql, completeness, connect, delay_note, duplicates, duplicates_hourly,
-                     engine_for, events_table, freshness, hourly_activity, resolve_as_of, runbook_completeness,
+from .report import (SOURCES, Window, compiled_sql, completeness, delay_note, duplicates, duplicates_hourly,
+                     engine_for, events_table, freshness, hourly_activity, open_connection, resolve_as_of, runbook_completeness,
                      runbook_queries, runbook_sql, validity, window)
 from .rules import (METHODS, Duplicates, Freshness, QualityScore, completeness_check, not_measurable, quality_score,
                     runbook_rule, runbook_rule_check, seasonal, validity_check)
 from ...events_table import EventsTable, reflect, split_name
 from ...config import EVENT_COLUMNS
 
-__all__ = ["TESTED_DIALECTS", "db_time", "hour_trunc", "seconds_between", "SOURCES", "Window", "compiled_sql", "connect",
+#: the data-quality notebook's name for :func:`open_connection` (its source is pinned by tests/golden); not
+#: exported: ``opslib.connect`` is the one ``connect``
+connect = open_connection
+
+__all__ = ["TESTED_DIALECTS", "db_time", "hour_trunc", "seconds_between", "SOURCES", "Window", "compiled_sql", "open_connection",
            "completeness", "duplicates", "duplicates_hourly", "engine_for", "freshness", "hourly_activity",
            "resolve_as_of", "runbook_completeness", "runbook_queries", "validity", "window", "Duplicates",
            "Freshness", "QualityScore", "completeness_check", "quality_score", "runbook_rule", "runbook_rule_check",

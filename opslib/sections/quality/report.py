@@ -88,7 +88,7 @@ def _gap(t: EventsTable, needs: tuple[str, ...]) -> tuple[list[str], str]:
     return missing, (t.describe_missing(missing) if missing else "")
 
 
-def connect(engine: sa.Engine, *, duckdb_memory_limit: str | None = "1GB") -> sa.Connection:
+def open_connection(engine: sa.Engine, *, duckdb_memory_limit: str | None = "1GB") -> sa.Connection:
     """One connection for all the checks (DuckDB keeps its cache warm between them), with the dialect's
     session settings (:func:`.dialects.configure`). Close it when done."""
     conn = engine.connect()
@@ -163,7 +163,7 @@ def runbook_completeness(bind: Bind, win: Window, *, table: Table = None) -> pd.
     return normalize(frame, times=("hour",), ints=("event_count",), floats=("prev_hour_count",))
 
 
-def history_ranges(win: Window, *, history_weeks: int = 4, history_days: int = 14) -> list[tuple[datetime, datetime]]:
+def _history_ranges(win: Window, *, history_weeks: int = 4, history_days: int = 14) -> list[tuple[datetime, datetime]]:
     """The spans the history query reads: the window's hours on each of ``history_weeks`` previous weeks,
     and the ``history_days`` days before the window (the same hours of previous days)."""
     week, day = timedelta(weeks=1), timedelta(days=1)
@@ -212,7 +212,7 @@ def completeness(bind: Bind, win: Window, *, sensitivity: float = 4.0, min_weeks
     found = sum(history.reindex(counts.index - k * week).notna().to_numpy().astype(int)
                 for k in range(1, history_weeks + 1))
     if (found < min_weeks).any():
-        history = _history(bind, t, history_ranges(win, history_weeks=history_weeks, history_days=history_days))
+        history = _history(bind, t, _history_ranges(win, history_weeks=history_weeks, history_days=history_days))
     out = rules.seasonal(counts, history, sensitivity=sensitivity, min_weeks=min_weeks, history_weeks=history_weeks,
                          min_days=min_days, history_days=history_days, runbook_status=status)
     prev = runbook.set_index("hour")["prev_hour_count"]

@@ -11,14 +11,14 @@ from .compliance import (audit_trail_check, data_ages, deletion_counts, plan_gdp
 from .credentials import Exposures, exposure_check, scan
 from .iam import admin_check, admin_grants, authorization_details, key_ages, old_keys_check, unused_keys_check
 from .parameters import Parameters, check_parameters
-from .response import Investigation, Targets, investigate, plan_response, targets
+from .response import Investigation, ResponseTargets, investigate, plan_response, targets
 
 __all__ = [
     "activity", "compliance", "credentials", "iam", "parameters", "response",
     "events", "classify", "suspicious", "activity_check", "activity_chart",
     "scan", "Exposures", "exposure_check",
     "authorization_details", "admin_grants", "admin_check", "key_ages", "old_keys_check", "unused_keys_check",
-    "check_parameters", "Parameters", "targets", "Targets", "plan_response", "investigate", "Investigation",
+    "check_parameters", "Parameters", "targets", "ResponseTargets", "plan_response", "investigate", "Investigation",
     "plan_gdpr_deletion", "deletion_counts", "data_ages", "retention_compliance", "trail_status",
     "audit_trail_check", "recent_audit_logs",
 ]

@@ -159,7 +159,7 @@ def activity_check(classified: pd.DataFrame, trusted_cidrs: Sequence[str], hours
     return Check(name="suspicious-activity", status=level, detail=detail, figures=figures)
 
 
-def hourly_by_ip(classified: pd.DataFrame) -> pd.DataFrame:
+def _hourly_by_ip(classified: pd.DataFrame) -> pd.DataFrame:
     """Events per hour (rows) and source IP (columns)."""
     if classified.empty:
         return pd.DataFrame()
@@ -169,7 +169,7 @@ def hourly_by_ip(classified: pd.DataFrame) -> pd.DataFrame:
 
 def activity_chart(classified: pd.DataFrame, *, title: str = "CloudTrail events per hour by source IP") -> go.Figure:
     """Stacked bars per source IP; IPs with suspicious events in red shades, marked in the legend."""
-    table = hourly_by_ip(classified)
+    table = _hourly_by_ip(classified)
     bad = set(classified.loc[classified["severity"] != "ok", "source_ip"]) if not classified.empty else set()
     reds = ["#d62728", "#ff7f0e", "#8c1c13", "#e377c2"]
     greys = ["#1f77b4", "#aec7e8", "#7f7f7f", "#c7c7c7", "#17becf", "#9edae5", "#2ca02c", "#98df8a"]

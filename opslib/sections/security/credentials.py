@@ -42,14 +42,14 @@ class Exposures:
         return sorted(f.loc[(f["status"] == "Active") & (f["access_key_id"] != ""), "access_key_id"].unique())
 
 
-def mask(secret: str) -> str:
+def _mask(secret: str) -> str:
     return f"{secret[:4]}…({len(secret)} chars)"
 
 
 def find(text: str) -> list[tuple[str, str, str]]:
     """(kind, shown value, key id) of every credential in ``text``; secret keys masked."""
     hits = [("access key id", k, k) for k in dict.fromkeys(KEY_ID.findall(text))]
-    hits += [("secret access key", mask(s), "") for s in dict.fromkeys(SECRET_KEY.findall(text))]
+    hits += [("secret access key", _mask(s), "") for s in dict.fromkeys(SECRET_KEY.findall(text))]
     return hits
 
 
@@ -63,11 +63,11 @@ def _variables(where: str, location: str, variables: dict) -> list[dict]:
                          "access_key_id": key})
         if not hits and SECRET_NAME.search(name) and value and not value.startswith("arn:"):
             rows.append({"where": where, "location": f"{location} {name}", "kind": "plaintext secret variable",
-                         "value": mask(value), "access_key_id": ""})
+                         "value": _mask(value), "access_key_id": ""})
     return rows
 
 
-def scan_lambda(lam: Any, region: str) -> tuple[list[dict], int]:
+def _scan_lambda(lam: Any, region: str) -> tuple[list[dict], int]:
     rows, n = [], 0
     for page in lam.get_paginator("list_functions").paginate():
         for fn in page["Functions"]:
@@ -77,7 +77,7 @@ def scan_lambda(lam: Any, region: str) -> tuple[list[dict], int]:
     return rows, n
 
 
-def scan_task_definitions(ecs: Any, region: str) -> tuple[list[dict], int]:
+def _scan_task_definitions(ecs: Any, region: str) -> tuple[list[dict], int]:
     """The latest revision of every active task definition family (what a service would deploy next)."""
     rows, n = [], 0
     for family in ecs_reads.task_definition_families(ecs, "ACTIVE"):
@@ -104,7 +104,7 @@ def _texts(key: str, body: bytes, max_bytes: int) -> Iterable[tuple[str, str]]:
     yield key, body.decode("utf-8", "replace")
 
 
-def scan_bucket(s3: Any, bucket: str, *, max_bytes: int, max_objects: int) -> tuple[list[dict], int, list[str]]:
+def _scan_bucket(s3: Any, bucket: str, *, max_bytes: int, max_objects: int) -> tuple[list[dict], int, list[str]]:
     rows, skipped, n = [], [], 0
     for obj in s3_reads.objects(s3, bucket):
         if n >= max_objects:
@@ -127,7 +127,7 @@ def scan_bucket(s3: Any, bucket: str, *, max_bytes: int, max_objects: int) -> tu
     return rows, n, skipped
 
 
-def default_buckets(profile: Any) -> list[str]:
+def _default_buckets(profile: Any) -> list[str]:
     """Every bucket of the profile except the CloudTrail logs (which record each caller's key id by design)."""
     s = profile.s3
     names = [s.lambda_artifacts_bucket, s.backups_bucket, s.access_logs_bucket, s.events_bucket, s.archive_bucket]
@@ -145,23 +145,23 @@ def scan(ops: Any, *, buckets: Sequence[str] | None = None, max_bytes: int = 1_0
     """Scan Lambda environments, ECS task definitions (every region) and the buckets; each key id found is
     matched to its IAM user and status (``owner``/``status``; empty when it is not this account's)."""
     check_limits(max_bytes, max_objects)
-    buckets = default_buckets(ops.profile) if buckets is None else list(buckets)
+    buckets = _default_buckets(ops.profile) if buckets is None else list(buckets)
     if isinstance(buckets, str) or not all(isinstance(b, str) and b for b in buckets):
         raise ParameterError("scan_buckets", buckets, "None (the profile's buckets) or a list of bucket names")
     rows: list[dict] = []
     scanned: dict = {}
     skipped: list = []
     for r in regions:
-        found, n = scan_lambda(ops.client("lambda", r), ops.region(r))
+        found, n = _scan_lambda(ops.client("lambda", r), ops.region(r))
         rows += found
         scanned[f"lambda functions ({ops.region(r)})"] = n
-        found, n = scan_task_definitions(ops.client("ecs", r), ops.region(r))
+        found, n = _scan_task_definitions(ops.client("ecs", r), ops.region(r))
         rows += found
         scanned[f"ecs task definitions ({ops.region(r)})"] = n
     s3 = ops.client("s3")
     for bucket in buckets:
         try:
-            found, n, skip = scan_bucket(s3, bucket, max_bytes=max_bytes, max_objects=max_objects)
+            found, n, skip = _scan_bucket(s3, bucket, max_bytes=max_bytes, max_objects=max_objects)
         except ClientError as exc:
             skipped.append(f"s3://{bucket}: {exc.response['Error']['Code']}")
             continue

@@ -24,7 +24,7 @@ def _document(doc: Any) -> dict:
     return doc or {}
 
 
-def grants_everything(doc: Any) -> bool:
+def _grants_everything(doc: Any) -> bool:
     """True when a statement allows every action (``*`` or ``*:*``)."""
     statements = _document(doc).get("Statement", [])
     for st in statements if isinstance(statements, list) else [statements]:
@@ -40,7 +40,7 @@ def admin_grants(details: dict[str, list]) -> pd.DataFrame:
     managed = {}
     for p in details["Policies"]:
         doc = next((v["Document"] for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
-        managed[p["Arn"]] = grants_everything(doc) if doc is not None else False
+        managed[p["Arn"]] = _grants_everything(doc) if doc is not None else False
 
     def reasons(entity: dict, inline_key: str) -> list[tuple[str, str]]:
         found = []
@@ -50,7 +50,7 @@ def admin_grants(details: dict[str, list]) -> pd.DataFrame:
             elif managed.get(att["PolicyArn"]):
                 found.append((att["PolicyName"], 'managed policy allows Action "*"'))
         for inline in entity.get(inline_key, []):
-            if grants_everything(inline.get("PolicyDocument")):
+            if _grants_everything(inline.get("PolicyDocument")):
                 found.append((inline["PolicyName"], 'inline policy allows Action "*"'))
         return found
 

@@ -31,7 +31,7 @@ _KEY = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 
 
 @dataclass
-class Targets:
+class ResponseTargets:
     """What the response acts on, each with why."""
     keys: dict[str, str] = field(default_factory=dict)       # access key id -> reason
     ips: dict[str, str] = field(default_factory=dict)        # address -> reason
@@ -70,7 +70,7 @@ def check_response(*, respond: str = "auto", deactivate_keys: Any = None, block_
             "reset_users": _strings("reset_users", reset_users, "a list of Cognito usernames")}
 
 
-def read_secrets(classified: pd.DataFrame, keys: Iterable[str], ips: Iterable[str]) -> dict[str, str]:
+def _read_secrets(classified: pd.DataFrame, keys: Iterable[str], ips: Iterable[str]) -> dict[str, str]:
     """Secrets whose value the offending keys or IPs read (``GetSecretValue``): they must be rotated."""
     keys, ips = set(keys), set(ips)
     hit = classified[(classified["event_name"] == "GetSecretValue")
@@ -85,10 +85,10 @@ def read_secrets(classified: pd.DataFrame, keys: Iterable[str], ips: Iterable[st
 
 
 def targets(*, respond: str, exposures: Exposures | None, classified: pd.DataFrame | None,
-            explicit: dict[str, list[str]]) -> Targets:
+            explicit: dict[str, list[str]]) -> ResponseTargets:
     """The response's targets: with ``auto``, the account's exposed active keys, keys and untrusted IPs behind
     failing calls, and the secrets those read; always the explicit lists."""
-    t = Targets()
+    t = ResponseTargets()
     if respond == "auto":
         if exposures is not None:
             f = exposures.frame
@@ -100,7 +100,7 @@ def targets(*, respond: str, exposures: Exposures | None, classified: pd.DataFra
             for ip in activity.suspicious_ips(classified):
                 names = classified.loc[classified["source_ip"] == ip, "event_name"]
                 t.ips[ip] = "untrusted source of " + ", ".join(dict.fromkeys(names))
-            t.secrets.update(read_secrets(classified, t.keys, t.ips))
+            t.secrets.update(_read_secrets(classified, t.keys, t.ips))
     for k in explicit.get("deactivate_keys", []):
         t.keys.setdefault(k, "named in deactivate_keys")
     for ip in explicit.get("block_ips", []):
@@ -118,7 +118,7 @@ def _owned_keys(ops: Any, keys: Iterable[str]) -> dict[str, str]:
     return {k: owners.get(k, "") for k in keys}
 
 
-def plan_response(ops: Any, t: Targets) -> Plan:
+def plan_response(ops: Any, t: ResponseTargets) -> Plan:
     """One plan: deactivate (not delete: it can be undone) each key of this account, block each IP in the
     profile's WAF IP set, store a new password in each secret, force a reset of each Cognito user."""
     plan = Plan("breach response", [], ops)
@@ -172,15 +172,15 @@ class Investigation:
     audit_logs: pd.DataFrame
 
 
-def investigate(ops: Any, t: Targets, *, trusted_cidrs: Sequence[str], now: datetime, hours: float = 24) -> Investigation:
+def investigate(ops: Any, t: ResponseTargets, *, trusted_cidrs: Sequence[str], now: datetime, hours: float = 24) -> Investigation:
     """The runbook's step 2 for the response's keys and IPs (plus the untrusted IPs the keys were used from)."""
     calls = key_activity(ops, list(t.keys), now=now, hours=hours)
     networks = activity.parse_networks(trusted_cidrs)
     used_from = {ip for ip in calls["source_ip"] if not activity.ip_trusted(ip, networks)} if networks else set()
     ips = sorted(set(t.ips) | used_from)
     return Investigation(calls, by_source(calls), ips,
-                         access_log_requests(ops.client("s3"), ops.profile.s3.access_logs_bucket, ips, now=now),
-                         audit_rows(ops.database, ips, now=now))
+                         _access_log_requests(ops.client("s3"), ops.profile.s3.access_logs_bucket, ips, now=now),
+                         _audit_rows(ops.database, ips, now=now))
 
 
 def _access_line(line: str) -> dict | None:
@@ -199,7 +199,7 @@ def _access_line(line: str) -> dict | None:
         return None
 
 
-def access_log_requests(s3: Any, bucket: str, ips: Iterable[str], *, now: datetime, days: int = 1,
+def _access_log_requests(s3: Any, bucket: str, ips: Iterable[str], *, now: datetime, days: int = 1,
                         max_bytes: int = 50_000_000) -> pd.DataFrame:
     """The API access-log lines (``<bucket>/YYYY/MM/DD/``) of the last ``days`` days from ``ips``: the
     runbook's ``aws s3 sync`` + Athena query, read directly (Athena needs a table and a result location)."""
@@ -220,7 +220,7 @@ def access_log_requests(s3: Any, bucket: str, ips: Iterable[str], *, now: dateti
     return pd.DataFrame(rows, columns=["time", "ip", "request", "status", "object"])
 
 
-def audit_rows(engine: sa.Engine, ips: Iterable[str], *, now: datetime, days: int = 90, limit: int = 200) -> pd.DataFrame:
+def _audit_rows(engine: sa.Engine, ips: Iterable[str], *, now: datetime, days: int = 90, limit: int = 200) -> pd.DataFrame:
     """``audit_logs`` rows of the IPs in the last ``days`` days (bound time, not NOW())."""
     ips = [ip for ip in ips if activity.is_ip(ip)]
     cols = ["action", "user_id", "timestamp", "ip_address"]
