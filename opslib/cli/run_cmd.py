@@ -61,13 +61,14 @@ def check_parameter_domains(info, values: dict, prof) -> None:
     check_domains(info.domains, values, prof, optional=[n for n, p in info.parameters.items() if p.optional])
 
 
-def run_preflight(prof, info, values: dict, *, archive=None, notify_targets=()):
-    """What ``info`` needs, checked before its kernel starts; a PreflightError (exit 2) if anything fails."""
+def run_preflight(prof, info, values: dict, *, archive=None, notify_targets=(), connect=None):
+    """What ``info`` needs, checked before its kernel starts; a PreflightError (exit 2) if anything fails.
+    ``connect`` builds the preflight's :class:`~opslib.connection.Ops` (default: a new one)."""
     from ..errors import PreflightError
     from ..runner.preflight import needs_of, preflight
     defaults = {n: p.default for n, p in info.parameters.items()}
     report = preflight(prof, needs=needs_of(info.needs, values, defaults), archive=archive,
-                       notify_targets=list(notify_targets))
+                       notify_targets=list(notify_targets), connect=connect)
     if not report.ok:
         raise PreflightError(report)
     return report
@@ -95,7 +96,18 @@ def _run_one(notebook: str, profile: str, pairs: tuple, param_file: str | None, 
     targets = endpoints(prof, list(notify_targets))
     profile_arg = str(Path(profile).resolve()) if profile.endswith((".yaml", ".yml")) or os.sep in profile else profile
     archive = _archive(archive_target, profile_arg)
-    run_preflight(prof, info, values, archive=archive, notify_targets=notify_targets)   # PreflightError -> exit 2
+    opened: dict = {}
+
+    def connect_once(p):
+        """One Ops (boto3 session, STS client, the caller identity read once) for the preflight and the operator:
+        each new one costs a profile load, a boto3 Session and its clients' service models."""
+        if "ops" not in opened:
+            from ..connection import connect
+            opened["ops"] = connect(prof)
+        return opened["ops"]
+
+    run_preflight(prof, info, values, archive=archive, notify_targets=notify_targets,
+                  connect=connect_once)                                                # PreflightError -> exit 2
     job = job or f"{info.name}@{prof.name}"
     scrub = scrubber(profile=prof, extra=[t.url for t in targets] + [t.routing_key for t in targets if t.routing_key])
 
@@ -110,8 +122,8 @@ def _run_one(notebook: str, profile: str, pairs: tuple, param_file: str | None, 
         click.echo(f"running {info.name} on {prof.name} ...", err=True)
     entry = run_notebook(info, profile=profile_arg, profile_name=prof.name, archive=archive, clock=_utcnow,
                          parameters=values, incident_id=incident, job=job, timeout=timeout,
-                         operator=context.operator(profile_arg), git_revision=context.git_revision(info.path),
-                         host=context.host(), scrubber=scrub, notify=send)
+                         operator=context.operator(profile_arg, connect=connect_once),
+                         git_revision=context.git_revision(info.path), host=context.host(), scrubber=scrub, notify=send)
     data = entry.to_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
