@@ -2,7 +2,7 @@
 
 Every `runbook run` process imports nbformat, whose jsonschema loads rfc3987-syntax when it is
 installed (it comes with JupyterLab's dependencies) and compiles a Lark grammar at import. `runbook`
-skips that import (``opslib/cli/__init__.py``). This prints the CPU seconds of `import nbformat` and of
+skips that import (``opslib/__init__.py``, in the kernel too). This prints the CPU seconds of `import nbformat` and of
 one `runbook run` of a toy notebook, with the grammar loaded (the baseline, measured in the same run)
 and without, and their ratio. A benchmark, not a test: nothing is asserted.
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import sys
 
-# jsonschema (imported by nbformat for every run) loads rfc3987-syntax when installed, which compiles a
-# Lark grammar at import: about 3 s of CPU per `runbook` process, for an IRI format check no notebook
-# schema uses. jsonschema skips that format checker when the import fails.
-sys.modules.setdefault("rfc3987_syntax", None)
-
-import click  # noqa: E402
+import click
 
 from ..errors import OpsError, ParameterError, PreflightError, ProfileError
 from ..exitcodes import EXIT_BAD_INPUT, EXIT_FAILED

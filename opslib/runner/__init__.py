@@ -2,12 +2,24 @@
 the manifest, offline HTML, credential scrubbing and verification. See :mod:`.catalog` for the
 conventions a runbook notebook follows, :mod:`.launch` for what ``runbook run``/``doctor`` do and
 :mod:`opslib.exitcodes` for the exit codes."""
-from .archive import Archive, LocalArchive, S3Archive, default_archive, open_archive, run_stem
-from .catalog import NotebookInfo, discover, notebook_info, notebooks_dir, resolve
-from .manifest import EXIT_CODES, RunEntry, filter_entries, find_entry
-from .params import notebook_parameters, validate_parameters
-from .scrub import Scrubber, scrubber
-from .verify import ArchiveReport, FileCheck, verify_archive, verify_entries
+from __future__ import annotations
+
+import importlib
+
+# name -> submodule. Imported when first used: the archive readers a kernel uses (manifest, archive, verify:
+# monitoring-alerts' latest quality score, escalation's incident) then skip nbformat and papermill (catalog,
+# params), and `runbook runs`/`incident` skip papermill and nbconvert (execute).
+_EXPORTS = {
+    "Archive": "archive", "LocalArchive": "archive", "S3Archive": "archive", "default_archive": "archive",
+    "open_archive": "archive", "run_stem": "archive",
+    "NotebookInfo": "catalog", "discover": "catalog", "notebook_info": "catalog", "notebooks_dir": "catalog",
+    "resolve": "catalog",
+    "EXIT_CODES": "manifest", "RunEntry": "manifest", "filter_entries": "manifest", "find_entry": "manifest",
+    "notebook_parameters": "params", "validate_parameters": "params",
+    "Scrubber": "scrub", "scrubber": "scrub",
+    "ArchiveReport": "verify", "FileCheck": "verify", "verify_archive": "verify", "verify_entries": "verify",
+    "run_notebook": "execute", "archive_notebook": "execute",
+}
 
 __all__ = ["Archive", "LocalArchive", "S3Archive", "default_archive", "open_archive", "run_stem", "ArchiveReport",
            "verify_archive", "NotebookInfo", "discover",
@@ -17,9 +29,7 @@ __all__ = ["Archive", "LocalArchive", "S3Archive", "default_archive", "open_arch
 
 
 def __getattr__(name: str):
-    """``run_notebook`` imports papermill and nbconvert: only when it is used, so reading the archive
-    (``runbook runs``, ``runbook incident``) starts fast."""
-    if name in ("run_notebook", "archive_notebook"):
-        from . import execute
-        return getattr(execute, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -5,7 +5,7 @@ import getpass
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import OpsError
 
@@ -21,9 +21,11 @@ def host() -> str:
     return socket.gethostname()
 
 
-def _aws_identity(profile: Any) -> dict:
-    """The AWS caller identity behind ``profile`` (account, ARN) or ``{"error": ...}``."""
-    from ..connection import connect
+def _aws_identity(profile: Any, *, connect: Callable[[Any], Any] | None = None) -> dict:
+    """The AWS caller identity behind ``profile`` (account, ARN) or ``{"error": ...}``. ``connect`` builds the
+    :class:`~opslib.connection.Ops` (``runbook run`` passes the one its preflight opened)."""
+    if connect is None:
+        from ..connection import connect
     try:
         ops = connect(profile)
     except OpsError as exc:
@@ -34,8 +36,8 @@ def _aws_identity(profile: Any) -> dict:
         ops.close()
 
 
-def operator(profile: Any) -> dict:
-    return {"user": local_user(), "aws": _aws_identity(profile)}
+def operator(profile: Any, *, connect: Callable[[Any], Any] | None = None) -> dict:
+    return {"user": local_user(), "aws": _aws_identity(profile, connect=connect)}
 
 
 def git_revision(path: str | Path) -> str | None:

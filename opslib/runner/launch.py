@@ -42,12 +42,13 @@ def _check_parameter_domains(info, values: dict, prof) -> None:
     check_domains(info.domains, values, prof, optional=[n for n, p in info.parameters.items() if p.optional])
 
 
-def _run_preflight(prof, info, values: dict, *, archive=None, notify_targets: Iterable[str] = ()):
-    """What ``info`` needs, checked before its kernel starts; a PreflightError (exit 2) if anything fails."""
+def _run_preflight(prof, info, values: dict, *, archive=None, notify_targets: Iterable[str] = (), connect=None):
+    """What ``info`` needs, checked before its kernel starts; a PreflightError (exit 2) if anything fails.
+    ``connect`` builds the preflight's :class:`~opslib.connection.Ops` (default: a new one)."""
     from .preflight import needs_of, preflight
     defaults = {n: p.default for n, p in info.parameters.items()}
     report = preflight(prof, needs=needs_of(info.needs, values, defaults), archive=archive,
-                       notify_targets=list(notify_targets))
+                       notify_targets=list(notify_targets), connect=connect)
     if not report.ok:
         raise PreflightError(report)
     return report
@@ -82,7 +83,17 @@ def run(notebook: str, *, profile: str, pairs: Iterable[str] = (), param_file: s
     targets = endpoints(prof, notify_targets)
     profile_arg = profile_reference(profile)
     store = archive_for(archive, profile_arg)
-    _run_preflight(prof, info, values, archive=store, notify_targets=notify_targets)
+    opened: dict = {}
+
+    def connect_once(_profile):
+        """One Ops (boto3 session, STS client, the caller identity read once) for the preflight and the operator:
+        each new one costs a profile load, a boto3 Session and its clients' service models."""
+        if "ops" not in opened:
+            from ..connection import connect
+            opened["ops"] = connect(prof)
+        return opened["ops"]
+
+    _run_preflight(prof, info, values, archive=store, notify_targets=notify_targets, connect=connect_once)
     job = job or f"{info.name}@{prof.name}"
     scrub = scrubber(profile=prof, extra=[t.url for t in targets] + [t.routing_key for t in targets if t.routing_key])
 
@@ -96,7 +107,7 @@ def run(notebook: str, *, profile: str, pairs: Iterable[str] = (), param_file: s
         on_start(info, prof)
     return run_notebook(info, profile=profile_arg, profile_name=prof.name, archive=store, clock=clock,
                         parameters=values, incident_id=incident, job=job, timeout=timeout,
-                        operator=context.operator(profile_arg), git_revision=context.git_revision(info.path),
+                        operator=context.operator(profile_arg, connect=connect_once), git_revision=context.git_revision(info.path),
                         host=context.host(), scrubber=scrub, notify=send)
 
 

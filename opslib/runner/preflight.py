@@ -133,6 +133,8 @@ def _aws_probes(profile: Profile, *, connect: Callable[[Profile], Any], clock) -
         if expected and ident.get("Account") != expected:
             return "fail", f"account {ident.get('Account')} ({ident.get('Arn')}), the profile is for {expected}", \
                 "use credentials of the profile's account (aws.account_id)"
+        if getattr(ops, "_identity", False) is None:     # what Ops.caller_identity() would read again
+            ops._identity = {"account": ident["Account"], "arn": ident["Arn"]}
         return "ok", f"{ident.get('Arn')} via {where}", ""
 
     probes.append(_timed("aws-identity", identity, clock))
