@@ -127,12 +127,12 @@ def _trusted_cidrs(reg: Region) -> tuple[list[str], str]:
             addr = ipaddress.ip_address(ip)
         except ValueError:          # an AWS service principal (e.g. "ecs.amazonaws.com")
             continue
-        if addr.is_private:
-            for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"):
-                if addr in ipaddress.ip_network(block):
-                    private.add(block)
-        else:
-            public.append(f"{ip}/32")
+        block = next((b for b in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+                      if addr.version == 4 and addr in ipaddress.ip_network(b)), None)
+        if block:
+            private.add(block)
+        elif not addr.is_loopback:
+            public.append(f"{ip}/{addr.max_prefixlen}")
     return sorted(private) + public, (f"proposed from the source IPs of the {reg.trail_events} CloudTrail events of "
                                       "the last 24 h; remove any address you do not recognise")
 
@@ -298,6 +298,9 @@ def build(primary: Region, dr: Region, *, account: str | None, name: str, endpoi
         services.append({"name": job, "role": "batch", "type": "emr", "criticality": crit, "dependencies": deps,
                          "health_check": "emr-console"})
         svc_notes.append(Note("batch, confidence medium: an active EMR cluster"))
+    order = ["ingest", "process", "validate", "aggregate", "batch", "query", TODO]
+    ranked = sorted(range(len(services)), key=lambda i: order.index(services[i]["role"]))
+    services, svc_notes = [services[i] for i in ranked], [svc_notes[i] for i in ranked]
     v["services"] = services
     for i, note in enumerate(svc_notes):
         d.notes[("services", i)] = note
