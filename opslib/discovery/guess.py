@@ -364,7 +364,43 @@ def build(primary: Region, dr: Region, *, account: str | None, name: str, endpoi
                          "manager": [{"name": TODO, "role": "Manager"}]}
         d.note(("contacts",), "who to call is not in the account (the runbook's example names are not inherited)",
                todo=True)
+    explain_gaps(d)
     return d
+
+
+#: Which refused calls leave which part of the draft unobserved (a TODO then says so).
+NEEDS_APIS = {
+    "aws.account_id": ("sts:GetCallerIdentity",),
+    "ecs": ("ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"),
+    "kinesis": ("kinesis:ListStreams", "kinesis:DescribeStreamSummary", "kinesis:ListStreamConsumers",
+                "dynamodb:ListTables", "dynamodb:DescribeTable"),
+    "dynamodb": ("dynamodb:ListTables", "dynamodb:DescribeTable"),
+    "services": ("ecs:ListServices", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "lambda:ListFunctions",
+                 "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeListeners",
+                 "elasticloadbalancing:DescribeTargetGroups", "dynamodb:Scan", "elasticmapreduce:ListClusters"),
+    "s3": ("s3:ListBuckets", "s3:ListObjectsV2", "cloudtrail:DescribeTrails"),
+    "dns": ("route53:ListHostedZones", "route53:ListResourceRecordSets", "elasticloadbalancing:DescribeLoadBalancers"),
+    "rds": ("rds:DescribeDBInstances",),
+    "secrets": ("secretsmanager:ListSecrets",),
+    "security.waf_ip_set": ("wafv2:ListIPSets",),
+    "security.cognito_user_pool": ("cognito-idp:ListUserPools",),
+    "security.cloudtrail_trail": ("cloudtrail:DescribeTrails",),
+    "security.trusted_cidrs": ("cloudtrail:LookupEvents",),
+    "metrics": ("cloudwatch:ListMetrics",),
+}
+
+
+def explain_gaps(d: Draft) -> None:
+    """Add to each TODO the refused calls that could have answered it."""
+    for path, note in d.notes.items():
+        if not note.todo:
+            continue
+        dotted = ".".join(map(str, path))
+        apis = {api for prefix, names in NEEDS_APIS.items() if dotted == prefix or dotted.startswith(prefix + ".")
+                for api in names}
+        refused = sorted({f"{g.api} ({g.region})" for g in d.gaps if g.api in apis})
+        if refused:
+            note.text += "; refused: " + ", ".join(refused)
 
 
 def _dns(primary: Region, dr: Region, public: dict) -> dict:

@@ -29,7 +29,8 @@ class Gap:
 def _api_name(client: Any, operation: str) -> str:
     model = client.meta.service_model
     op = client.meta.method_to_api_mapping.get(operation, operation)
-    return f"{model.endpoint_prefix}:{op}"
+    prefix = {"monitoring": "cloudwatch"}.get(model.endpoint_prefix, model.endpoint_prefix)   # IAM's action prefix
+    return f"{prefix}:{op}"
 
 
 @dataclass
