@@ -418,13 +418,10 @@ def _read(path: Path, seen: tuple = ()) -> dict:
     return _merge(_read(base_path, seen + (path,)), data)
 
 
-def _merge(base: dict, over: dict, key_path: tuple = ()) -> dict:
+def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
-        # a metric's dimensions name one time series: merging two sets would name a series that does not exist
-        whole = key == "dimensions" and len(key_path) == 2 and key_path[0] == "metrics"
-        out[key] = (_merge(out[key], value, key_path + (key,))
-                    if isinstance(value, dict) and isinstance(out.get(key), dict) and not whole else value)
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 

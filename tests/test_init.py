@@ -125,12 +125,14 @@ def test_roles_come_from_evidence_and_the_undecided_are_todo():
                     items=items, warehouse=None, gaps=[], timeouts={})
     roles = {s["name"]: s["role"] for s in d.values["services"]}
     assert roles == {"front": "ingest", "worker": "process", "sidecar": "TODO", "schema-guard": "validate"}
+    at = {s["name"]: i for i, s in enumerate(d.values["services"])}
+    assert list(at) == ["front", "worker", "schema-guard", "sidecar"]          # in role order, undecided last
     front = d.values["services"][0]
     assert front["health_check"] == "/ping" and front["target_group"] == "front-tg" and front["dr_desired_count"] == 3
     assert "behind the internet-facing load balancer edge" in d.notes[("services", 0)].text
-    assert "leases" in d.notes[("services", 1)].text and d.notes[("services", 2)].todo
+    assert "leases" in d.notes[("services", 1)].text and d.notes[("services", at["sidecar"])].todo
     assert d.values["kinesis"]["checkpoint_layout"] == "kcl" and d.values["kinesis"]["consumer"] == "clicks-app"
-    assert d.values["services"][3]["alias"] == "live"
+    assert d.values["services"][at["schema-guard"]]["alias"] == "live"
     assert "Lambda function misc-cron (no role evidence)" in d.ignored
     todo_paths = dict(d.todos())
     assert "ecs.dr_cluster" in todo_paths and "contacts" in todo_paths and "metrics.requests" in todo_paths
@@ -159,7 +161,7 @@ def test_the_draft_loads_as_a_profile_and_the_preflight_lists_its_todos(tmp_path
     profile = load_profile(str(path))
     assert profile.aws.account_id == "210987654321" and profile.services[0].role == "TODO"
     assert profile.contacts.on_call[0].name == "TODO"
-    # the draft's own metrics, not _common's sandbox dimensions (a metric's dimensions are never merged)
+    # the draft's own metrics, not _common's sandbox dimensions
     assert "prod-alb" not in str(profile.metrics)
     marks = todo_markers(profile)
     assert "services[0].role" in marks and any(m.startswith("line ") and "environment" in m for m in marks)
@@ -167,6 +169,14 @@ def test_the_draft_loads_as_a_profile_and_the_preflight_lists_its_todos(tmp_path
     todo = {p.name: p for p in report.probes}["profile-todo"]
     assert todo.status == "warn" and f"{len(marks)} TODO" in todo.detail and str(path) in todo.remedy
     assert report.ok                      # TODOs are to fill in, not a reason to refuse a run
+
+
+def test_a_dimension_extends_would_merge_in_is_a_todo():
+    d = guess.Draft(values={"metrics": {"latency_ms": {"dimensions": {"ServiceName": "api"}},
+                                        "requests": {"dimensions": {"LoadBalancer": "app/x/1"}}}})
+    guess.merged_dimensions(d, {"latency_ms": {"dimensions": {"Service": "ingestion-api"}},
+                                "requests": {"dimensions": {"LoadBalancer": "app/y/2"}}})
+    assert [p for p, _ in d.todos()] == ["metrics.latency_ms"] and "Service" in d.todos()[0][1]
 
 
 def test_a_profile_without_todo_has_no_todo_probe():

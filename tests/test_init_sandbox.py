@@ -126,12 +126,14 @@ def test_half_the_calls_denied_still_drafts_with_the_gaps_listed(sandbox, tmp_pa
     profile = load_profile(str(path))
     assert profile.ecs.cluster == "prod-cluster" and profile.service_for("ingest").name == "ingestion-api"
     assert profile.kinesis.stream == "TODO" and profile.aws.account_id is None
+    # not the sandbox's state: an account's draft (its environment and contacts are for a person to say)
+    assert profile.aws.endpoint_url == sandbox.endpoint and profile.contacts.on_call[0].name == "TODO"
     refused = {g.api for g in result.draft.gaps}
     assert {"kinesis:ListStreams", "rds:DescribeDBInstances", "cloudwatch:ListMetrics", "sts:GetCallerIdentity"} <= refused
     assert "# Calls refused" in result.text and "kinesis:ListStreams in us-east-1: access (AccessDenied)" in result.text
     todo = dict(result.draft.todos())
     assert "refused: " in todo["kinesis.stream"] and "kinesis:ListStreams (us-east-1)" in todo["kinesis.stream"]
-    assert "cloudwatch:ListMetrics" in todo["metrics.requests"]
+    assert "cloudwatch:ListMetrics" in todo["metrics.requests"] and "environment" in todo and "contacts" in todo
 
 
 # -- the other pipeline ---------------------------------------------------------------------------------------

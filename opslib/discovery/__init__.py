@@ -67,8 +67,14 @@ def discover(reader: Reader, *, primary: str, dr: str, name: str, endpoint_url: 
     found = warehouse.inspect(warehouse_engine) if warehouse_engine is not None else None
     a = reader.settings or AwsSettings(primary_region=primary, dr_region=dr)
     timeouts = {"connect_timeout": a.connect_timeout, "read_timeout": a.read_timeout, "max_attempts": a.max_attempts}
+    try:
+        from ..config import _read, parameters_dir
+        base_metrics = _read(parameters_dir() / "_common.yaml").get("metrics", {})
+    except Exception:  # noqa: BLE001 - no packaged _common: nothing merged in
+        base_metrics = {}
     draft = build(p, d, account=account, name=name, endpoint_url="sandbox" if sandbox is not None else endpoint_url,
-                  sandbox=sandbox is not None, items=items, warehouse=found, gaps=reader.gaps, timeouts=timeouts)
+                  sandbox=sandbox is not None, items=items, warehouse=found, gaps=reader.gaps, timeouts=timeouts,
+                  base_metrics=base_metrics)
     text = render.render(draft, command=command, when=when.strftime("%Y-%m-%d %H:%M UTC"), account=account,
                          primary=primary, dr=dr)
     return Result(text, draft, p, d, account)

@@ -74,7 +74,7 @@ def best_match(name: str, candidates: list[str]) -> tuple[str | None, float]:
 
 
 def lb_name_of(dns: str) -> str:
-    """``prod-alb-123.us-east-1.elb.amazonaws.com`` -> ``prod-alb`` (internal-... too)."""
+    """``edge-lb-123.eu-west-1.elb.amazonaws.com`` -> ``edge-lb`` (internal-... too)."""
     label = dns.lower().split(".", 1)[0].removeprefix("internal-")
     return re.sub(r"-\d+$", "", label)
 
@@ -140,7 +140,7 @@ def _trusted_cidrs(reg: Region) -> tuple[list[str], str]:
 # -- the draft ------------------------------------------------------------------------------------------------
 def build(primary: Region, dr: Region, *, account: str | None, name: str, endpoint_url: str | None,
           sandbox: bool, items: dict[str, list[dict]], warehouse: dict | None, gaps: list,
-          timeouts: dict) -> Draft:
+          timeouts: dict, base_metrics: dict | None = None) -> Draft:
     """The draft profile's values and notes. ``items``: a few items of each DynamoDB table that looks like a
     checkpoint table; ``warehouse``: what :func:`opslib.discovery.warehouse.inspect` found, or None."""
     d = Draft(gaps=list(gaps))
@@ -364,6 +364,7 @@ def build(primary: Region, dr: Region, *, account: str | None, name: str, endpoi
                          "manager": [{"name": TODO, "role": "Manager"}]}
         d.note(("contacts",), "who to call is not in the account (the runbook's example names are not inherited)",
                todo=True)
+    merged_dimensions(d, base_metrics or {})
     explain_gaps(d)
     return d
 
@@ -388,6 +389,16 @@ NEEDS_APIS = {
     "security.trusted_cidrs": ("cloudtrail:LookupEvents",),
     "metrics": ("cloudwatch:ListMetrics",),
 }
+
+
+def merged_dimensions(d: Draft, base_metrics: dict) -> None:
+    """``extends`` merges mappings key by key: a dimension of the base's metric that the draft's lacks would be
+    merged in and name a series that does not exist. Said as a TODO (the draft's proof load shows it too)."""
+    for key, metric in d.values.get("metrics", {}).items():
+        extra = sorted(set((base_metrics.get(key) or {}).get("dimensions") or {}) - set(metric.get("dimensions") or {}))
+        if extra:
+            d.note(("metrics", key), f"extends: _common adds its dimension(s) {', '.join(extra)} to this metric; "
+                                     "write the whole profile without extends, or check the series exists", todo=True)
 
 
 def explain_gaps(d: Draft) -> None:
