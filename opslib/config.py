@@ -53,6 +53,9 @@ class AwsSettings(_Strict):
 # does not declare makes the steps that need it "not measurable".
 ROLES = ("ingest", "process", "query", "validate", "aggregate", "batch")
 Role = Literal["ingest", "process", "query", "validate", "aggregate", "batch"]
+#: What ``runbook init`` writes where it could not decide: a service with it has no role (its steps are
+#: not measurable) and the preflight reports it until a person fills it in.
+TODO = "TODO"
 
 # The events table's columns as the runbook's queries name them; ``databases.*.columns`` maps them to a
 # table's own names. The runbook's two queries need only ``event_id`` and ``event_timestamp``.
@@ -62,8 +65,8 @@ EVENT_COLUMNS = ("event_id", "user_id", "session_id", "event_type", "event_times
 
 class Service(_Strict):
     name: str
-    role: Role | None = Field(
-        None, description="ingest: the API receiving events; process: the stream consumer; query: the data API; "
+    role: Role | Literal["TODO"] | None = Field(
+        None, description="TODO: not decided yet (runbook init); ingest: the API receiving events; process: the stream consumer; query: the data API; "
                           "validate/aggregate: the Lambda functions; batch: the batch job")
     dr_desired_count: int | None = Field(None, ge=0, description="tasks in the DR cluster after a regional failover")
     type: Literal["ecs", "lambda", "emr"]

@@ -17,8 +17,8 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import actions_cmd, drill_cmd, incident_cmd, lab_cmd, run_cmd, sandbox_cmd, serve_cmd
-    for module in (sandbox_cmd, run_cmd, drill_cmd, lab_cmd, actions_cmd, incident_cmd, serve_cmd):
+    from . import actions_cmd, drill_cmd, incident_cmd, init_cmd, lab_cmd, run_cmd, sandbox_cmd, serve_cmd
+    for module in (sandbox_cmd, run_cmd, drill_cmd, lab_cmd, actions_cmd, incident_cmd, serve_cmd, init_cmd):
         module.register(main)
 
 

@@ -13,6 +13,7 @@ Every probe uses the profile's timeouts (capped at :data:`MAX_PROBE_SECONDS`) an
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 import uuid
@@ -236,6 +237,51 @@ def _notify_probe(profile: Profile, targets: list[str], environ: Mapping[str, st
     return _timed("notify", run, clock)
 
 
+# -- TODO markers ----------------------------------------------------------------------------------------
+_TODO_COMMENT = re.compile(r"#\s*TODO\b")
+
+
+def todo_markers(profile: Profile) -> list[str]:
+    """Where the profile still says ``TODO`` (``runbook init`` writes it for what the account cannot tell): every
+    value ``TODO`` of the loaded profile (its ``extends`` base included) and every ``# TODO`` comment of its file."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(value, str) and value.strip().upper().startswith("TODO"):
+            found.append(path)
+
+    walk(profile.model_dump(exclude={"source"}), "")
+    if profile.source and os.path.isfile(profile.source):
+        with open(profile.source, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+        for n, line in enumerate(lines, 1):
+            if not _TODO_COMMENT.search(line):
+                continue
+            code = line.split("#", 1)[0].strip() if not line.lstrip().startswith("#") else \
+                (lines[n].strip() if n < len(lines) else "")
+            key = code.removeprefix("- ").split(":", 1)[0].strip() or "?"
+            found.append(f"line {n} ({key})")
+    return found
+
+
+def _todo_probe(profile: Profile, clock) -> Probe:
+    def run():
+        marks = todo_markers(profile)
+        if not marks:
+            return "ok", "no TODO left in the profile", ""
+        shown = ", ".join(marks[:8]) + (f" and {len(marks) - 8} more" if len(marks) > 8 else "")
+        return "warn", f"{len(marks)} TODO to fill in: {shown}", \
+            f"edit {profile.source or 'the profile'}: replace each TODO with the real value (runbook init could not observe it)"
+
+    return _timed("profile-todo", run, clock)
+
+
 def needs_of(needs: Iterable[str], values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> list[str]:
     """``["aws", "$source"]`` with ``source="database"`` -> ``["aws", "database"]``."""
     out = []
@@ -269,4 +315,6 @@ def preflight(profile: Profile, *, needs: Iterable[str] = ("aws",), archive: Any
     if archive is not None:
         probes.append(_archive_probe(archive, clock))
     probes.append(_notify_probe(profile, list(notify_targets), environ, clock))
+    if todo_markers(profile):            # a profile drafted by `runbook init` and not yet completed
+        probes.append(_todo_probe(profile, clock))
     return Preflight(profile.name, probes)
