@@ -190,7 +190,7 @@ def test_renewal_plan_shows_the_runbook_commands(ops, tmp_path):
     acm = certificates.listener_expiry(ops.client("elbv2"), ops.client("acm"), now=later)
     path, _ = write_cert(tmp_path, "api", -1)
     files = certificates.collect(now=TEST_NOW, pem_paths=[path])
-    plan = certificates.renewal_plan(acm + files, elbv2=ops.client("elbv2"), region="us-east-1")
+    plan = certificates.renewal_plan(acm + files, ops=ops)
     assert len(plan) == 2
     acm_cmds, file_cmds = plan.steps[0].commands, plan.steps[1].commands
     assert "certbot renew --nginx" in acm_cmds

@@ -40,8 +40,7 @@ def test_latency_check_without_data_warns():
 
 # -- settings checklist and pools ----------------------------------------------------------------------
 def test_settings_checklist_against_live_task_definitions(ops):
-    envs = performance.service_environments(ops.client("ecs"), ops.profile.ecs.cluster,
-                                            ["ingestion-api", "stream-processor", "data-api"])
+    envs = performance.service_environments(ops, ["ingestion-api", "stream-processor", "data-api"])
     assert envs["ingestion-api"]["task_definition"] == "ingestion-api:24"
     checklist = performance.settings_checklist(envs)
     assert len(checklist) == len(performance.RUNBOOK_SETTINGS) * 3
@@ -95,7 +94,7 @@ def test_connection_check_uses_the_rds_metric_peak():
 def stream_records(sandbox):
     from opslib import connect
     handle = connect("sandbox", sandbox_dir=str(sandbox.config.dir))
-    return performance.read_stream_records(handle.client("kinesis"), handle.profile.kinesis.stream)
+    return performance.read_stream_records(handle)
 
 
 def test_stream_records_are_read_from_every_shard(stream_records, ops):
@@ -103,7 +102,7 @@ def test_stream_records_are_read_from_every_shard(stream_records, ops):
     result = performance.process_batch(stream_records)
     assert (result.valid, result.invalid) == (1200, 0)
     assert sum(result.by_type.values()) == 1200 and len(result.by_minute) >= 55
-    assert len(performance.read_stream_records(ops.client("kinesis"), ops.profile.kinesis.stream, limit=50)) == 50
+    assert len(performance.read_stream_records(ops, limit=50)) == 50
 
 
 def test_process_batch_rejects_poison_records():

@@ -174,13 +174,13 @@ def test_healthy_sandbox_is_clean(ops):
     assert exposures.frame.empty and exposures.scanned["lambda functions (us-east-1)"] == 2
     assert exposures.scanned[f"s3://{ops.profile.s3.lambda_artifacts_bucket} objects"] >= 2
     assert security.exposure_check(exposures).status == "ok"
-    grants = security.admin_grants(security.authorization_details(ops.client("iam")))
+    grants = security.admin_grants(security.authorization_details(ops))
     # the seeded ops-admin user holds PipelineAdmin ("Action": "*"): a genuine finding
     assert list(zip(grants["principal"], grants["policy"])) == [("ops-admin", "PipelineAdmin")]
-    keys = security.key_ages(ops.client("iam"), now=ops.now())
+    keys = security.key_ages(ops)
     assert len(keys) == 4 and security.old_keys_check(keys).status == "ok"
     assert security.unused_keys_check(keys).status == "ok"
-    trail = security.trail_status(ops.client("cloudtrail"), ops.profile.security.cloudtrail_trail)
+    trail = security.trail_status(ops)
     assert security.audit_trail_check(trail).status == "ok"
     t = security.targets(respond="auto", exposures=exposures, classified=classified,
                          explicit=security.check_parameters().explicit)
@@ -195,11 +195,11 @@ def test_old_keys_and_a_stopped_trail_are_found(ops, sandbox):
     try:
         key.create_date = NOW.replace(tzinfo=None) - timedelta(days=200)
         ops.client("cloudtrail").stop_logging(Name=trail)
-        keys = security.key_ages(ops.client("iam"), now=ops.now())
+        keys = security.key_ages(ops)
         old = security.old_keys_check(keys)
         assert old.status == "warn" and old.figures["keys"] == [key.access_key_id]
         assert security.unused_keys_check(keys).figures["keys"] == [key.access_key_id]
-        check = security.audit_trail_check(security.trail_status(ops.client("cloudtrail"), trail))
+        check = security.audit_trail_check(security.trail_status(ops, trail))
         assert check.status == "fail" and "not logging" in check.detail
     finally:
         key.create_date = created

@@ -10,7 +10,13 @@ import pandas as pd
 from ..aws.alarms import (COMPARE, DESCRIPTION_LIMIT, OPERATORS, RUNBOOK_ALIASES, RuleResult,  # noqa: F401 - re-exported
                           alarm_definition, alarm_description, alarm_name, evaluate, rule_series, runbook_command,
                           runbook_for)
+from ..aws.cloudwatch import alarms_in_alarm
 from ..findings import Check
+
+
+def firing_alarms(ops: Any) -> pd.DataFrame:
+    """The CloudWatch alarms in ALARM state now (the runbook's `describe-alarms --state-value ALARM`)."""
+    return alarms_in_alarm(ops.client("cloudwatch"))
 
 
 def evaluate_rules(ops: Any, *, lookback_hours: float = 24, now: datetime | None = None) -> list[RuleResult]:

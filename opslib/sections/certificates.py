@@ -370,9 +370,13 @@ def listeners_using(elbv2: Any, certificate_arn: str) -> list[str]:
 
 
 def renewal_plan(statuses: list[CertStatus], *, warn_days: int = WARN_DAYS, fail_days: int = FAIL_DAYS,
-                 elbv2: Any = None, region: str | None = None) -> RenewalPlan:
-    """The runbook's commands for every certificate under ``warn_days`` days (or expired)."""
+                 ops: "Ops | None" = None, region: str | None = None) -> RenewalPlan:
+    """The runbook's commands for every certificate under ``warn_days`` days (or expired). With ``ops``, the
+    imported certificates' listeners are looked up in its primary region (``region``: the one the commands name,
+    by default that region)."""
     plan = RenewalPlan()
+    elbv2 = ops.client("elbv2") if ops is not None else None
+    region = region or (ops.primary_region if ops is not None else None)
     reg = f" --region {shlex.quote(region)}" if region else ""
     for s in statuses:
         if s.status(warn_days, fail_days) in ("ok", "unknown") or s.error:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from ...aws.ecs import service_environments
+from ...aws import ecs as ecs_reads
 from ...findings import Check
+
+
+def service_environments(ops: Any, services: Iterable[str], cluster: str | None = None) -> dict[str, dict]:
+    """Per ECS service of ``cluster`` (the profile's): running/desired count and its task definition's environment."""
+    return ecs_reads.service_environments(ops.client("ecs"), cluster or ops.profile.ecs.cluster, services)
+
 
 __all__ = ["RUNBOOK_SETTINGS", "Setting", "service_environments", "settings_check", "settings_checklist"]
 

@@ -7,14 +7,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
-from ...aws.kinesis import read_records as read_stream_records
+from ...aws import kinesis as kinesis_reads
 from ...errors import ParameterError
 from ...findings import Check
 from ...records import REQUIRED
+
+
+def read_stream_records(ops: Any, stream: str | None = None, *, limit: int = 5000) -> list[bytes]:
+    """Up to ``limit`` records' data from the shards of ``stream`` (the profile's) in turn, each oldest first."""
+    return kinesis_reads.read_records(ops.client("kinesis"), stream or ops.profile.kinesis.stream, limit=limit)
+
 
 __all__ = ["REQUIRED", "BatchRecommendation", "BatchResult", "batch_check", "measure_batch_settings", "process_batch",
            "process_records", "read_stream_records", "recommend_batch_setting"]

@@ -14,10 +14,16 @@ import sqlalchemy as sa
 
 from ...actions import Plan
 from ...actions.sql import plan_delete
-from ...aws.cloudtrail import trail_status  # noqa: F401 - the notebook calls security.trail_status
+from ...aws import cloudtrail as cloudtrail_reads
 from ...errors import ParameterError
 from ...findings import Check
 from ...retention import retention_checks
+
+
+def trail_status(ops: Any, trail: str | None = None) -> dict:
+    """The trail's settings and whether it is logging (``trail``: the profile's ``security.cloudtrail_trail``)."""
+    return cloudtrail_reads.trail_status(ops.client("cloudtrail"), trail or ops.profile.security.cloudtrail_trail)
+
 
 GDPR_TABLES = ("events", "audit_logs")        # the tables holding a user_id, in both stores
 STORES = ("database", "warehouse")

@@ -6,14 +6,26 @@ an ``Allow`` of ``Action: "*"`` (or ``*:*``), or the AWS ``AdministratorAccess``
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
 import pandas as pd
 
-from ...aws.iam import authorization_details, key_ages  # noqa: F401 - the notebook calls security.<name>
+from ...aws import iam as iam_reads
 from ...errors import ParameterError
 from ...findings import Check
+
+
+def authorization_details(ops: Any) -> dict[str, list]:
+    """The account's users, groups, roles and managed policies (all pages merged)."""
+    return iam_reads.authorization_details(ops.client("iam"))
+
+
+def key_ages(ops: Any, *, now: datetime | None = None, keys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every access key with its age and last use (days, ``None`` when never used); ``now``: the clock of ``ops``."""
+    return iam_reads.key_ages(ops.client("iam"), now=now or ops.now(), keys=keys)
+
 
 ADMIN_POLICY = "AdministratorAccess"
 
