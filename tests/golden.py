@@ -158,6 +158,17 @@ def check(nb_regression: NBRegressionFixture, entry: dict, name: str | None = No
     raise NBRegressionError(f"{name}: the output differs from {path} (make golden regenerates it):\n{text}")
 
 
+def findings(notebook: str) -> dict[str, str]:
+    """check -> status of ``notebook``'s golden output (its healthy run on sandbox.yaml)."""
+    nb = nbformat.read(GOLDEN / f"{notebook}.ipynb", as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get(MIME_FINDINGS)
+            if data:
+                return {c["name"]: c["status"] for c in data["checks"]}
+    raise AssertionError(f"{notebook}: no findings in its golden output")
+
+
 def _write(path: Path, nb) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(nbformat.from_dict(dict(nb)), indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -28,6 +28,25 @@ def run(notebook: str, archive: Path, *params: str, profile: str | None = None) 
     return finish(start(notebook, archive, *params, profile=profile))
 
 
+def run_init(*args: str) -> subprocess.CompletedProcess:
+    """``runbook init ARGS`` in a child process."""
+    return subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "init", *args],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
+def run_all(profile: str, archive: Path) -> tuple[int, dict[str, dict]]:
+    """``runbook run --all --profile PROFILE --json``: its exit code and each notebook's manifest entry."""
+    proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "run", "--all", "--profile",
+                           profile, "--archive", str(archive), "--json"],
+                          capture_output=True, text=True, timeout=900, env=dict(os.environ))
+    assert proc.stdout.strip(), f"no JSON entries; stderr:\n{proc.stderr[-3000:]}"
+    return proc.returncode, {e["notebook"]: e for e in json.loads(proc.stdout)}
+
+
+def statuses(entry: dict) -> dict[str, str]:
+    return {n: c["status"] for n, c in findings(entry).items()}
+
+
 def findings(entry: dict) -> dict[str, dict]:
     """The recorded checks by name."""
     return {c["name"]: c for c in entry["findings"]}
@@ -77,3 +96,21 @@ def chromium_dom(html_path: str | Path) -> str:
     if proc.returncode != 0 and "unshare" in proc.stderr:
         pytest.skip(f"cannot cut the network off here: {proc.stderr.strip()[:200]}")
     return proc.stdout
+
+
+#: `runbook run --all` runs the read-only notebooks; incident-response leans most on the roles
+ALSO = ("incident-response",)
+
+
+def same_findings(profile: str, archive: Path, reference) -> None:
+    """``runbook run --all --profile PROFILE`` exits 0 and every notebook's checks (and incident-response's) have
+    the statuses ``reference(notebook)`` gives for the hand-written profile."""
+    rc, entries = run_all(profile, archive)
+    for nb in ALSO:
+        entries[nb] = run(nb, archive, profile=profile)[1]
+    assert rc == 0, {nb: e["status"] for nb, e in entries.items()}
+    assert len(entries) >= 5 + len(ALSO)
+    for nb, entry in sorted(entries.items()):
+        assert statuses(entry), f"{nb}: no findings on the draft"
+        assert statuses(entry) == reference(nb), f"{nb}: draft {statuses(entry)} != hand-written {reference(nb)}"
+        assert entry["exit_code"] == 0, f"{nb} exit {entry['exit_code']} on a healthy pipeline"

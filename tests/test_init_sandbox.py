@@ -1,57 +1,22 @@
 """`runbook init` on the sandbox: the draft of an account nobody described finds what the hand-written profile
 says (roles, checkpoint layout, dimensions, the DR side, the warehouse's columns), and every notebook gives the
-same findings on it as on the hand-written one: on the default topology (``parameters/sandbox.yaml``) and on
-the differently named "other pipeline" (``tests/profiles/other-pipeline.yaml``). An account refusing half of
-the calls still gives a draft that loads, its gaps listed."""
+same findings on it as on the hand-written one (their golden outputs); the differently named "other pipeline"
+is drafted in test_other_pipeline.py, on its sandbox. An account refusing half of the calls still gives a
+draft that loads, its gaps listed."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import TEST_NOW, TEST_SEED
-from runbook_cli import finish, findings, start
+import golden
+from runbook_cli import run_init, same_findings
 
 from opslib.config import load_profile
-from opslib.sandbox import control
-from opslib.sandbox.state import SANDBOX_DIR_ENV
-
-OTHER = str(Path(__file__).resolve().parent / "profiles" / "other-pipeline.yaml")
-#: The read-only notebooks (`runbook run --all`) and the dry-run ones whose findings lean most on the profile's
-#: roles, DNS, checkpoint layout and trusted CIDRs.
-NOTEBOOKS = ("system-overview", "critical-services", "monitoring-alerts", "data-quality", "escalation",
-             "incident-response", "disaster-recovery", "security-operations")
-
-
-def run_init(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "init", *args],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
-
-
-def findings_of(profiles: dict[str, str], archive: Path) -> dict[str, dict[str, tuple]]:
-    """label -> notebook -> (exit code, {check: status}); two notebooks at a time (a 2-core machine)."""
-    jobs = [(label, nb) for nb in NOTEBOOKS for label in profiles]
-    out: dict[str, dict[str, tuple]] = {label: {} for label in profiles}
-    for i in range(0, len(jobs), 2):
-        procs = [(label, nb, start(nb, archive, profile=profiles[label])) for label, nb in jobs[i:i + 2]]
-        for label, nb, proc in procs:
-            rc, entry = finish(proc)
-            out[label][nb] = (rc, entry["status"], {n: c["status"] for n, c in findings(entry).items()})
-    return out
-
-
-def compare(runs: dict) -> None:
-    draft, reference = runs["draft"], runs["reference"]
-    for nb in NOTEBOOKS:
-        assert draft[nb][2], f"{nb}: no findings on the draft"
-        assert draft[nb] == reference[nb], f"{nb}: draft {draft[nb]} != hand-written {reference[nb]}"
-        assert draft[nb][0] == 0, f"{nb} exit {draft[nb][0]} on a healthy pipeline"
-
 
 # -- the default sandbox --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -61,11 +26,6 @@ def drafted(sandbox, tmp_path_factory):
     proc = run_init("--endpoint", sandbox.endpoint, "-o", str(out))
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return out, proc
-
-
-@pytest.fixture(scope="module")
-def sandbox_findings(drafted, tmp_path_factory):
-    return findings_of({"draft": str(drafted[0]), "reference": "sandbox"}, tmp_path_factory.mktemp("runs"))
 
 
 def test_the_draft_finds_what_the_hand_written_profile_says(drafted):
@@ -90,8 +50,8 @@ def test_the_draft_finds_what_the_hand_written_profile_says(drafted):
 
 
 @pytest.mark.slow
-def test_every_notebook_gives_the_same_findings_as_sandbox_yaml(sandbox_findings):
-    compare(sandbox_findings)
+def test_every_read_only_notebook_gives_the_same_findings_as_sandbox_yaml(drafted, tmp_path):
+    same_findings(str(drafted[0]), tmp_path, golden.findings)
 
 
 def test_init_refuses_to_overwrite_and_doctor_reports_the_todos(drafted):
@@ -134,38 +94,3 @@ def test_half_the_calls_denied_still_drafts_with_the_gaps_listed(sandbox, tmp_pa
     todo = dict(result.draft.todos())
     assert "refused: " in todo["kinesis.stream"] and "kinesis:ListStreams (us-east-1)" in todo["kinesis.stream"]
     assert "cloudwatch:ListMetrics" in todo["metrics.requests"] and "environment" in todo and "contacts" in todo
-
-
-# -- the other pipeline ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def other_findings(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("other-init")
-    old = os.environ.get(SANDBOX_DIR_ENV)
-    control.up(directory, seed=TEST_SEED, now=TEST_NOW, events=50_000, profile=OTHER)
-    os.environ[SANDBOX_DIR_ENV] = str(directory)
-    try:
-        out = tmp_path_factory.mktemp("other-draft") / "clicks.yaml"
-        proc = run_init("--endpoint", "sandbox", "-o", str(out))
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-        runs = findings_of({"draft": str(out), "reference": OTHER}, tmp_path_factory.mktemp("other-runs"))
-        yield out, runs
-    finally:
-        control.down(directory)
-        if old is None:
-            os.environ.pop(SANDBOX_DIR_ENV, None)
-        else:
-            os.environ[SANDBOX_DIR_ENV] = old
-
-
-@pytest.mark.slow
-def test_the_other_pipeline_drafts_and_gives_the_same_findings(other_findings):
-    out, runs = other_findings
-    draft, reference = load_profile(str(out)), load_profile(OTHER)
-    assert (draft.aws.primary_region, draft.aws.dr_region) == ("eu-west-1", "eu-central-1")
-    assert draft.kinesis.checkpoint_layout == "kcl" and draft.dynamodb == reference.dynamodb
-    assert draft.kinesis.consumer == "enricher-app" and draft.ecs.dr_cluster == "clickstream-eu-standby"
-    assert {s.name: s.role for s in draft.services} == {s.name: s.role for s in reference.services}
-    assert draft.metrics == reference.metrics and draft.dns == reference.dns and draft.s3 == reference.s3
-    assert draft.databases.warehouse.events_table == "analytics.user_events"
-    assert draft.databases.warehouse.columns == reference.databases.warehouse.columns
-    compare(runs)

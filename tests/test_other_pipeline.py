@@ -15,9 +15,10 @@ import duckdb
 import pytest
 
 from conftest import TEST_NOW, TEST_SEED
-from runbook_cli import findings, run
+from runbook_cli import findings, run, run_init, same_findings, statuses
 
 from opslib import connect
+from opslib.config import load_profile
 from opslib.aws import checkpoints
 from opslib.sandbox import control
 from opslib.sandbox.state import SANDBOX_DIR_ENV
@@ -96,9 +97,22 @@ def test_the_sandbox_seeds_what_the_profile_names(other):
     assert not [n for n in SANDBOX_NAMES if n in seen]
 
 
+@pytest.fixture(scope="module")
+def healthy(other, tmp_path_factory):
+    """notebook -> (exit code, entry) of its run on the healthy pipeline: each notebook runs once, for the quiet
+    test and as the reference of `runbook init`'s draft."""
+    runs: dict[str, tuple[int, dict]] = {}
+
+    def get(notebook: str) -> tuple[int, dict]:
+        if notebook not in runs:
+            runs[notebook] = run(notebook, tmp_path_factory.mktemp("healthy"), profile=PROFILE)
+        return runs[notebook]
+    return get
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_every_notebook_is_quiet_on_the_healthy_pipeline(other, notebook, tmp_path):
-    rc, entry = run(notebook, tmp_path, profile=PROFILE)
+def test_every_notebook_is_quiet_on_the_healthy_pipeline(healthy, notebook):
+    rc, entry = healthy(notebook)
     assert entry["status"] in ("ok", "warn"), entry.get("error")
     assert rc == 0 and findings(entry) and not failing(entry), \
         {n: c["detail"] for n, c in findings(entry).items() if c["status"] == "fail"}
@@ -182,3 +196,19 @@ def test_poison_messages_found_and_skipped_through_the_library(drill, tmp_path, 
     assert not diagnostics.scan_poison(ops, diagnostics.checkpoints(ops, now=ops.now())).found
     apply(plan_undo(ops, result.audit_id), dry_run=False, ops=ops, audit_database=False)
     assert checkpoints.read_one(ops.client("dynamodb"), table, "kcl", shard).sequence_number == poison["stuck_checkpoint"]
+
+
+# -- runbook init on a pipeline nobody described ---------------------------------------------------------------
+def test_init_drafts_the_other_pipeline_and_it_gives_the_same_findings(other, healthy, tmp_path):
+    out = tmp_path / "clicks.yaml"
+    proc = run_init("--endpoint", "sandbox", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    draft, reference = load_profile(str(out)), load_profile(PROFILE)
+    assert (draft.aws.primary_region, draft.aws.dr_region) == ("eu-west-1", "eu-central-1")
+    assert draft.kinesis.checkpoint_layout == "kcl" and draft.dynamodb == reference.dynamodb
+    assert draft.kinesis.consumer == "enricher-app" and draft.ecs.dr_cluster == "clickstream-eu-standby"
+    assert {s.name: s.role for s in draft.services} == {s.name: s.role for s in reference.services}
+    assert draft.metrics == reference.metrics and draft.dns == reference.dns and draft.s3 == reference.s3
+    assert draft.databases.warehouse.events_table == "analytics.user_events"
+    assert draft.databases.warehouse.columns == reference.databases.warehouse.columns
+    same_findings(str(out), tmp_path / "runs", lambda nb: statuses(healthy(nb)[1]))
