@@ -22,9 +22,11 @@ demo: $(STAMP)
 	@echo "$(BIN)/runbook lab (JupyterLab); $(BIN)/runbook sandbox reset; $(BIN)/runbook sandbox down."
 
 # Test modules spread over the cores, each module on one worker (their notebooks share module-level
-# runs); every worker starts its own sandbox. Tests on this machine's PostgreSQL each use their own
-# scratch database, and pg_stat_statements is read per database, so workers do not disturb each other.
-PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
+# runs), and the modules that share the session's healthy notebook runs (tests/conftest.py, `healthy_runs`)
+# on one worker too: `--dist loadgroup` with the groups conftest.py gives every test. Every worker starts its
+# own sandbox. Tests on this machine's PostgreSQL each use their own scratch database, and
+# pg_stat_statements is read per database, so workers do not disturb each other.
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadgroup
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
