@@ -34,7 +34,7 @@ from ..runner.manifest import filter_entries
 from ..runner.verify import FileCheck, verify_entries
 
 TO_FILL = "[to fill in]"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"   # opslib/templates
 TEMPLATES = {"incident-start": "incident-start.txt.j2", "status-update": "status-update.txt.j2",
              "post-mortem": "post-mortem.txt.j2"}
 DRAFT_TEMPLATE = "post-mortem-draft.md.j2"
