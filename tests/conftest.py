@@ -108,7 +108,8 @@ class HealthyRun:
 class HealthyRuns:
     """Each notebook runs at most once per worker (a run costs seconds of CPU); ``get`` hands the same
     run to every test that asserts on it. The runs happen on the session sandbox as the tests find it
-    (healthy: a test that changes it resets it), several at once when asked together."""
+    (healthy: a test that changes it resets it), one at a time, the sandbox's state read before and after
+    each."""
 
     def __init__(self, sandbox, root: Path):
         self.sandbox, self.root = sandbox, root
@@ -119,23 +120,28 @@ class HealthyRuns:
         from test_actions_env import snapshot
         from opslib import connect
         missing = [n for n in notebooks if n not in self.runs]
+        if not missing:
+            return {n: self.runs[n] for n in notebooks}
         waves: list[list[str]] = [[d for n in missing for d in RUN_AFTER.get(n, ()) if d not in self.runs],
                                   [n for n in missing]]
         ops = connect("sandbox", sandbox_dir=str(self.sandbox.config.dir))
-        try:
-            for wave in waves:
-                wave = [n for n in dict.fromkeys(wave) if n not in self.runs]
-                if not wave:
+
+        def world() -> dict:
+            try:
+                return snapshot(ops)
+            finally:
+                ops.close()      # no idle connection of ours in the runs' pg_stat_activity (golden outputs)
+
+        before = world()
+        for wave in waves:
+            for n in dict.fromkeys(wave):        # one at a time: a run sees no other run's connections
+                if n in self.runs:
                     continue
-                archives = {n: self.root / self._archive(n) for n in wave}
-                before = snapshot(ops)
-                procs = {n: start(n, archives[n]) for n in wave}
-                done = {n: finish(p) for n, p in procs.items()}
-                after = snapshot(ops)
-                for n, (rc, entry) in done.items():
-                    self.runs[n] = HealthyRun(rc, entry, archives[n], before, after)
-        finally:
-            ops.close()
+                archive = self.root / self._archive(n)
+                rc, entry = finish(start(n, archive))
+                after = world()
+                self.runs[n] = HealthyRun(rc, entry, archive, before, after)
+                before = after
         return {n: self.runs[n] for n in notebooks}
 
     def __getitem__(self, notebook: str) -> HealthyRun:
