@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-fast test-airflow airflow venv clean golden drill
+.PHONY: demo test test-fast test-unit test-functional test-e2e test-airflow airflow venv clean golden drill
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,19 +22,28 @@ demo: $(STAMP)
 	@echo "$(BIN)/runbook lab (JupyterLab); $(BIN)/runbook sandbox reset; $(BIN)/runbook sandbox down."
 
 # Test modules spread over the cores, each module on one worker (their notebooks share module-level
-# runs); every worker starts its own sandbox. Tests on this machine's PostgreSQL each use their own
-# scratch database, and pg_stat_statements is read per database, so workers do not disturb each other.
-PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
+# runs), and the modules that share the session's healthy notebook runs (tests/conftest.py, `healthy_runs`)
+# on one worker too: `--dist loadgroup` with the groups conftest.py gives every test. Every worker starts its
+# own sandbox. Tests on this machine's PostgreSQL each use their own scratch database, and
+# pg_stat_statements is read per database, so workers do not disturb each other.
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadgroup
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# The inner loop: no kernel, no sandbox, no database server (tests marked slow or sandbox, the latter
-# added automatically for tests using the sandbox fixture, are deselected). Under a minute.
-FAST_MARKERS = not slow and not sandbox and not system_postgres
-
+# Tiers (markers added by tests/conftest.py to every test, see the README's "Tests"): `unit` (no kernel, no
+# sandbox, no server), `functional` (a sandbox, a moto or database server, no kernel), `e2e` (notebooks run
+# headless, `runbook` end to end). The inner loop is the unit tier: under a minute.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "$(FAST_MARKERS)" -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m unit -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: test-fast
+
+test-functional: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m functional $(PYTEST_ARGS)
+
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m e2e $(PYTEST_ARGS)
 
 # Apache Airflow 3 in a venv of its own (it pins its own dependencies). With it, `make test` (OPSLIB_AIRFLOW set,
 # as .ci/run does) and `make test-airflow` import the generated DAG with Airflow's DagBag and run the

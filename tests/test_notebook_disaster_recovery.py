@@ -31,15 +31,16 @@ def _scratch_tables(ops) -> list[str]:
 
 
 @pytest.mark.golden
-def test_healthy_and_test_restore(ops, sandbox, tmp_path, nb_regression):
-    runs = [start("disaster-recovery", tmp_path / "a"),
-            start("disaster-recovery", tmp_path / "b", "operation=test-restore", "dry_run=False")]
-    (rc, healthy), (rc_restore, restore) = [finish(p) for p in runs]
+def test_healthy_and_test_restore(ops, sandbox, healthy_runs, tmp_path, nb_regression):
+    """The healthy run with defaults is the shared one (``healthy_runs``); then a test restore."""
+    shared = healthy_runs["disaster-recovery"]
+    rc, healthy = shared.rc, shared.entry
+    rc_restore, restore = finish(start("disaster-recovery", tmp_path / "b", "operation=test-restore", "dry_run=False"))
 
     assert rc == 0, healthy.get("error")
     assert _statuses(healthy) == {"backup-age": "ok", "backup-verification": "ok", "rpo": "ok",
                                   "primary-region": "ok", "dr-readiness": "ok"}
-    assert [r.status for r in AuditLog(tmp_path / "a" / "audit").records()] == ["planned"]   # the empty plan
+    assert [r.status for r in AuditLog(shared.archive / "audit").records()] == ["planned"]   # the empty plan
     titles = [f["layout"]["title"]["text"] for f in figures(healthy)]
     assert any("replica lag" in t for t in titles) and any("backup age" in t for t in titles)
     markdown = " ".join(c.source for c in output_notebook(healthy).cells if c.cell_type == "markdown")

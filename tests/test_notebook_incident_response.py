@@ -48,13 +48,14 @@ def figure(entry, words: str) -> dict:
 
 
 @pytest.mark.golden
-def test_healthy_sandbox_is_quiet(sandbox, tmp_path, nb_regression):
-    rc, entry = run(NB, tmp_path)
+def test_healthy_sandbox_is_quiet(sandbox, healthy_runs, nb_regression):
+    shared = healthy_runs[NB]                                 # the healthy run with defaults, shared
+    rc, entry = shared.rc, shared.entry
     checks = findings(entry)
     assert rc == 0 and set(checks) == CHECKS, entry.get("error")
     assert {n: c["detail"] for n, c in checks.items() if c["status"] != "ok"} == {}
     assert checks["remedy"]["detail"].endswith("nothing to change")
-    [record] = records(tmp_path, entry)                       # the empty plan is audited too
+    [record] = records(shared.archive, entry)                 # the empty plan is audited too
     assert record.dry_run and record.status == "planned" and record.steps == []
     assert len(figures(entry)) == 3
     golden.check(nb_regression, entry)

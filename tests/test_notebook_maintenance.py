@@ -54,14 +54,17 @@ def output_text(entry: dict) -> str:
 
 
 @pytest.mark.golden
-def test_healthy_sandbox_passes(sandbox, tmp_path, nb_regression):
-    archive = tmp_path / "runs"
-    code, perf = run("performance-tuning", archive)
+def test_healthy_sandbox_passes(sandbox, healthy_runs, nb_regression):
+    """The healthy runs with defaults are the shared ones (``healthy_runs``): performance-tuning, then
+    maintenance in the same archive (its weekly capacity review is that run)."""
+    runs = healthy_runs.get("performance-tuning", "maintenance")
+    assert runs["performance-tuning"].archive == runs["maintenance"].archive
+    code, perf = runs["performance-tuning"].rc, runs["performance-tuning"].entry
     assert code == 0, perf.get("error")
     assert statuses(perf) == {"api-latency-p99": "ok", "api-settings": "ok", "db-connections": "ok",
                               "slow-statements": "ok", "stream-batch-setting": "ok"}
     assert "is not usable here" not in output_text(perf)             # the embedded server has pg_stat_statements
-    code, maint = run("maintenance", archive)                        # same archive: the capacity review just ran
+    code, maint = runs["maintenance"].rc, runs["maintenance"].entry  # same archive: the capacity review just ran
     assert code == 0, maint.get("error")
     found = statuses(maint)
     assert "fail" not in found.values()

@@ -36,20 +36,26 @@ def test_the_action_notebooks_are_the_ones_expected():
 
 
 @pytest.mark.golden
-def test_defaults_change_nothing_and_audit_the_plans(ops, healthy_sandbox, tmp_path, nb_regression):
+def test_defaults_change_nothing_and_audit_the_plans(ops, healthy_sandbox, healthy_runs, tmp_path, nb_regression):
     """Also the golden outputs of alarm-sync (one alarm drifted, so its plan has a change) and
-    common-operations (defaults): their other runs happen during drills."""
+    common-operations (defaults): their other runs happen during drills. alarm-sync runs here, after the
+    drift; the others' default runs are the shared healthy runs (``healthy_runs``, the sandbox's state
+    recorded before and after them), which other modules assert on too."""
+    shared = healthy_runs.get(*[n for n in _action_notebooks() if n != "alarm-sync"])
     _drift_an_alarm(ops)                     # so the alarm sync has something to plan
     before = snapshot(ops)
-    procs = [start(name, tmp_path) for name in _action_notebooks()]
-    entries = [finish(p) for p in procs]
-    for rc, entry in entries:
+    rc, entry = finish(start("alarm-sync", tmp_path))
+    entries = [(rc, entry, tmp_path)] + [(r.rc, r.entry, r.archive) for r in shared.values()]
+    assert sorted(e["notebook"] for _, e, _ in entries) == _action_notebooks()
+    for rc, entry, archive in entries:
         assert rc in (0, 1) and entry["status"] in ("ok", "warn", "fail"), entry.get("error")
-        records = _records(tmp_path, entry["id"])
+        records = _records(archive, entry["id"])
         assert records and all(r.dry_run and r.status == "planned" for r in records), entry["notebook"]
         if entry["notebook"] in ("alarm-sync", "common-operations"):
             golden.check(nb_regression, entry)
     assert snapshot(ops) == before
+    for name, run in shared.items():
+        assert run.world_after == run.world_before, name
 
 
 def test_applied_they_change_exactly_what_their_plans_said(ops, healthy_sandbox, tmp_path):
