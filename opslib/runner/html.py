@@ -17,7 +17,7 @@ import copy
 import functools
 import hashlib
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Mapping
 
 import jinja2
@@ -72,12 +72,16 @@ def asset_prefix(stem: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _bytecode_cache() -> "jinja2.BytecodeCache | None":
-    """Jinja's cache of compiled templates in a folder of this user's (``$TMPDIR/_jinja2-cache-<uid>``, mode
-    0700, checked by Jinja), keyed by each template's name and source checksum: the lab templates (ten files)
-    are compiled by the first run instead of by every run (~0.2 s of CPU). None if Jinja finds no safe folder."""
+    """Jinja's cache of compiled templates in this user's cache folder (``~/.cache/opslib/jinja2`` on Linux,
+    mode 0700; not a temporary folder, so a run leaves nothing in ``$TMPDIR``), keyed by each template's name
+    and source checksum: the lab templates (ten files) are compiled by the first run instead of by every run
+    (~0.2 s of CPU). None if the folder cannot be made."""
+    from platformdirs import user_cache_dir
+    folder = Path(user_cache_dir("opslib")) / "jinja2"
     try:
-        return jinja2.FileSystemBytecodeCache()
-    except (OSError, RuntimeError):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return jinja2.FileSystemBytecodeCache(str(folder))
+    except OSError:
         return None
 
 
