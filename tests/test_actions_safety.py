@@ -153,7 +153,7 @@ def test_every_attempt_is_audited_in_the_log_and_the_database(act_env):
     records = AuditLog().records()
     assert [r.status for r in records] == ["planned", "applied", "refused", "failed"]
     for r in records:
-        assert r.operator["local_user"] and r.operator["aws_arn"].startswith("arn:aws:")
+        assert r.operator.user and r.operator.aws_arn.startswith("arn:aws:")
         assert r.profile == "sandbox" and r.run_id == "test-run-1" and r.timestamp.startswith("2026-11-25T12:00")
         assert r.steps[0].change["cli"].startswith("aws ecs update-service")
     assert (records[1].steps[0].before, records[1].steps[0].after) == (6, 8)
@@ -168,7 +168,7 @@ def test_every_attempt_is_audited_in_the_log_and_the_database(act_env):
     mine = [row for row in rows if row.details["id"] in ids]
     assert [row.action.split(":")[0] for row in mine] == ["runbook.planned", "runbook.applied", "runbook.refused",
                                                           "runbook.failed"]
-    assert all(row.user_id == records[0].operator["local_user"] for row in mine)
+    assert all(row.user_id == records[0].operator.user for row in mine)
 
 
 def test_secret_values_never_reach_the_audit_trail(act_env):

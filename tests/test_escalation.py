@@ -109,6 +109,14 @@ def test_evaluation_time_is_never_before_the_latest_run():
     assert moved == at(42) and "before the incident's latest run" in note
 
 
+def test_for_incident_without_an_incident_starts_when_told(profile):
+    """``runbook incident escalation`` without INCIDENT_ID: only the start (default now), no response recorded."""
+    status = escalation.for_incident(profile, "SEV2", None, clock_now=at(45), started_at=START)
+    assert (status.started_at, status.now, status.responded_at, status.resolved_at) == (START, at(45), None, None)
+    assert status.engaged == ["On-call Engineer", "Team Lead"] and status.notes == ()
+    assert escalation.for_incident(profile, "SEV2", clock_now=at(45)).started_at == at(45)
+
+
 def test_matrix_contacts_and_chart(profile):
     matrix = escalation.matrix_table(profile)
     assert len(matrix) == len(profile.escalation) == 6

@@ -2,11 +2,17 @@
 count too): the data flows down, never back up, and runbook sections never import each other.
 
     cli, runner            may import sections (they run them)
-    sections/<name>        import the layers below, never another section
-    actions                plan/apply: import aws and the infrastructure, never sections
+    sections/<name>        import the layers below, never another section; of the runner only the evidence
+                           store (runner.archive, runner.manifest, runner.verify: an incident's runs, a figure
+                           recorded by an earlier run, the hashes of its files), never the part that runs notebooks
+    actions                plan/apply: import aws and the infrastructure, never sections, never the runner
     aws                    the only code that reads AWS: imports nothing of opslib but itself and errors
     infrastructure         config, connection, findings, events_table, records, ... : never sections
     sandbox                builds its pipeline with the infrastructure, never with the code under test
+
+Besides cli and runner, only what runs or checks notebooks the way `runbook run` does imports the runner:
+drills (rehearse runs), webhook (``runbook serve`` starts runs), schedules (checks jobs with the preflight) and
+notebook (checks parameters against a notebook's domains).
 """
 from __future__ import annotations
 
@@ -22,6 +28,11 @@ ROOT = Path(opslib.__file__).resolve().parent
 MAY_RUN_SECTIONS = ("opslib.cli", "opslib.runner")
 #: what the aws layer may import of opslib besides itself
 AWS_MAY_IMPORT = ("opslib.errors",)
+#: outside the runner, only these may import it: they run or check notebooks as `runbook run` does
+MAY_IMPORT_RUNNER = ("opslib.cli", "opslib.runner", "opslib.drills", "opslib.webhook", "opslib.schedules",
+                     "opslib.notebook")
+#: the part of the runner a section may read: the evidence store (archive, manifest, verify)
+EVIDENCE_STORE = ("opslib.runner.archive", "opslib.runner.manifest", "opslib.runner.verify")
 
 
 def _module(path: Path) -> str:
@@ -87,6 +98,37 @@ def test_aws_layer_is_the_bottom():
                    for imp in imports if imp != "opslib" and not _within(imp, "opslib.aws")
                    and not any(_within(imp, p) for p in AWS_MAY_IMPORT))
     assert not wrong, "the aws layer imports from above it:\n" + "\n".join(wrong)
+
+
+def _runner_imported_from_below(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of the runner by a layer below it: actions, aws, the infrastructure, the sandbox, or a section
+    importing more of the runner than the evidence store."""
+    wrong = []
+    for mod, imports in graph.items():
+        if any(_within(mod, p) for p in MAY_IMPORT_RUNNER):
+            continue
+        for imp in imports:
+            if not _within(imp, "opslib.runner"):
+                continue
+            if _section(mod) is not None and any(_within(imp, e) for e in EVIDENCE_STORE):
+                continue
+            wrong.append(f"{mod} imports {imp}")
+    return sorted(wrong)
+
+
+def test_nothing_below_the_runner_imports_it():
+    wrong = _runner_imported_from_below(_graph())
+    assert not wrong, "a layer below the runner imports it:\n" + "\n".join(wrong)
+
+
+def test_the_runner_check_catches_actions_and_sections():
+    """The check itself: actions pointing up at the runner, and a section reaching past the evidence store."""
+    graph = {"opslib.actions.audit": {"opslib.runner.archive"}, "opslib.config": {"opslib.runner.context"},
+             "opslib.sections.postmortem.loader": {"opslib.runner.archive", "opslib.runner.manifest"},
+             "opslib.sections.alerts": {"opslib.runner.execute"}, "opslib.drills.session": {"opslib.runner.context"}}
+    assert _runner_imported_from_below(graph) == ["opslib.actions.audit imports opslib.runner.archive",
+                                                  "opslib.config imports opslib.runner.context",
+                                                  "opslib.sections.alerts imports opslib.runner.execute"]
 
 
 def test_the_graph_sees_imports():

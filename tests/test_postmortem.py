@@ -198,3 +198,19 @@ def test_incident_commands(archive, tmp_path, monkeypatch, capsys):
     rc, out, err = _cli(monkeypatch, capsys, "incident", "postmortem", "INC-7", *where, "--out", str(out_file),
                         "--force", "--severity", "SEV3")
     assert rc == 0 and "| Severity | SEV3 |" in out_file.read_text()
+
+
+def test_incident_command_errors_name_the_option(archive, monkeypatch, capsys):
+    """The library raises with its parameter names; the CLI's errors name what the user typed."""
+    where = ["--archive", str(archive.root)]
+    rc, _, err = _cli(monkeypatch, capsys, "incident", "escalation", "--started-at", "yesterday", *where)
+    assert rc == 2 and "'--started-at'" in err and "'started_at'" not in err
+    rc, _, err = _cli(monkeypatch, capsys, "incident", "escalation", "--started-at", "2999-01-01T00:00", *where)
+    assert rc == 2 and "'--started-at'" in err
+    rc, _, err = _cli(monkeypatch, capsys, "incident", "escalation", "INC-9", *where)
+    assert rc == 2 and "'INCIDENT_ID'" in err and "INC-7, INC-8" in err
+    rc, _, err = _cli(monkeypatch, capsys, "incident", "postmortem", "INC-7", "--severity", "SEV9", *where)
+    assert rc == 2 and "'--severity'" in err and "SEV1, SEV2, SEV3, SEV4" in err
+    with pytest.raises(ParameterError) as raised:              # the library's own name, called from Python
+        postmortem.require_incident("INC-9", archive)
+    assert raised.value.name == "incident_id" and "INC-7, INC-8" in raised.value.allowed

@@ -120,7 +120,7 @@ def apply(plan: Plan, *, dry_run: bool = True, confirm: "str | list[str] | None"
     record = AuditRecord(
         id=new_id(moment), timestamp=moment.isoformat(), status="planned", title=plan.title,
         profile=ops.profile.name, environment=ops.profile.environment, production=ops.profile.production,
-        dry_run=dry_run, run_id=_run_id(run_id), operator=(operator or Operator.of(ops)).__dict__,
+        dry_run=dry_run, run_id=_run_id(run_id), operator=operator or Operator.of(ops),
         steps=[StepRecord(c.to_dict(), "planned") for c in plan.changes], confirm=_confirm_list(confirm),
         notes=list(plan.notes), undo_of=undo_of or plan.undo_of)
     result = ApplyResult("planned", plan, record.steps, record.id, record=record)

@@ -9,10 +9,8 @@ timeline and the post-mortem. An ``s3://`` default archive keeps its audit log i
 ``parameters/`` (S3 has no append). The notebook run id comes from ``$OPSLIB_RUN_ID`` when set."""
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +21,7 @@ import sqlalchemy as sa
 
 from ..settings import AUDIT_DIR_ENV, AUDIT_FOLDER, RUN_ID_ENV, resolve_audit_dir, resolve_run_id  # noqa: F401 (also imported from here)
 from ..errors import ActionError, OpsError
+from ..operator import Operator  # noqa: F401 (also imported from here)
 
 if TYPE_CHECKING:
     from ..connection import Ops
@@ -49,27 +48,6 @@ def run_id(explicit: str | None = None) -> str | None:
     return resolve_run_id(explicit)
 
 
-@dataclass(frozen=True)
-class Operator:
-    """Who acted: the local user, the AWS caller identity, and the machine."""
-    local_user: str
-    aws_arn: str | None = None
-    aws_account: str | None = None
-    host: str | None = None
-    ip_address: str | None = None
-
-    @classmethod
-    def of(cls, ops: "Ops") -> "Operator":
-        ident = ops.caller_identity()
-        host = socket.gethostname()
-        try:
-            ip = socket.gethostbyname(host)
-        except OSError:
-            ip = None   # no resolvable address for this host: the record says so with null
-        return cls(local_user=getpass.getuser(), aws_arn=ident.get("arn"), aws_account=ident.get("account"),
-                   host=host, ip_address=ip)
-
-
 @dataclass
 class StepRecord:
     """One change of an attempt: its status and the values read before and after."""
@@ -91,7 +69,7 @@ class AuditRecord:
     production: bool
     dry_run: bool
     run_id: str | None
-    operator: dict
+    operator: Operator              # stored as Operator.to_dict(); a dict in either older shape is read too
     steps: list[StepRecord]
     reason: str | None = None
     confirm: list[str] = field(default_factory=list)
@@ -99,13 +77,17 @@ class AuditRecord:
     notes: list[str] = field(default_factory=list)
     undo_of: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.operator, Operator):
+            self.operator = Operator.from_dict(self.operator)
+
     @property
     def action(self) -> str:
         """The ``action`` column: what happened, in a phrase."""
         return f"runbook.{self.status}: {self.title}"[:500]
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self), default=str))
+        return json.loads(json.dumps({**asdict(self), "operator": self.operator.to_dict()}, default=str))
 
     @classmethod
     def from_dict(cls, data: dict) -> "AuditRecord":
@@ -144,7 +126,7 @@ class AuditLog:
         if not records:
             return f"no audit records in {self.path}"
         rows = [{"id": r.id, "time": r.timestamp, "status": r.status, "profile": r.profile,
-                 "operator": r.operator.get("local_user", ""), "title": r.title} for r in records]
+                 "operator": r.operator.user or "", "title": r.title} for r in records]
         return text_table(rows, ["id", "time", "status", "profile", "operator", "title"])
 
     def get(self, audit_id: str) -> AuditRecord:
@@ -179,9 +161,9 @@ def _write_db(engine: sa.Engine, record: AuditRecord) -> None:
         row: dict[str, Any] = {"action": record.action, "timestamp": datetime.fromisoformat(record.timestamp)}
         if "user_id" in cols:
             textual = isinstance(cols["user_id"].type, (sa.String, sa.Text))
-            row["user_id"] = record.operator.get("local_user") if textual else None
+            row["user_id"] = record.operator.user if textual else None
         if "ip_address" in cols:
-            row["ip_address"] = record.operator.get("ip_address")
+            row["ip_address"] = record.operator.ip_address
         if "details" in cols:
             details = record.to_dict()
             row["details"] = details if isinstance(cols["details"].type, sa.JSON) else json.dumps(details)

@@ -3,6 +3,7 @@ a post-mortem draft, and where it stands in the escalation matrix."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,24 +13,24 @@ from ..errors import ParameterError
 from ._options import archive_for as _archive, archive_option, profile_option
 
 
+#: the library's parameter names as this command's arguments and options (errors name what the user typed)
+OPTION_NAMES = {"incident_id": "INCIDENT_ID", "severity": "--severity", "started_at": "--started-at"}
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _incident(incident_id: str, archive_target: str | None, profile: str, audit: str | None, *, required: bool = True):
-    from ..sections.postmortem import known_incidents, load_incident
-    archive = _archive(archive_target, profile)
-    incident = load_incident(incident_id, archive, audit_directory=audit)
-    if required and not incident.entries:
-        known = known_incidents(archive)
-        raise ParameterError("INCIDENT_ID", incident_id, (", ".join(known) if known else "(no incident in the archive)")
-                             + f" (runs tagged with --incident in {archive.location})")
-    return incident
-
-
-def _now(incident) -> datetime:
-    from ..sections.escalation import evaluation_time
-    return evaluation_time(_utcnow(), [incident.last_evidence_at])[0]
+@contextmanager
+def _named_as_options():
+    """A :class:`ParameterError` of the library re-raised with the option's name (``--started-at``, not
+    ``started_at``)."""
+    try:
+        yield
+    except ParameterError as exc:
+        if exc.name not in OPTION_NAMES:
+            raise
+        raise ParameterError(OPTION_NAMES[exc.name], exc.value, exc.allowed) from exc
 
 
 def register(group: click.Group) -> None:
@@ -53,16 +54,10 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="the timeline as JSON")
     def timeline_command(incident_id, archive_target, profile, audit, as_json):
         """Every run and audited action of INCIDENT_ID in time order, with status and failing findings."""
-        from ..sections.postmortem import timeline, timeline_json
-        incident = _incident(incident_id, archive_target, profile, audit)
-        if as_json:
-            click.echo(timeline_json(incident))
-            return 0
-        click.echo(f"incident {incident.id}: {incident.status}, {len(incident.entries)} runs, "
-                   f"{len(incident.actions)} actions ({incident.location})")
-        for t in timeline(incident):
-            ref = t.files.get("html", {}).get("path") or t.audit_id or ""
-            click.echo(f"{t.time_text}Z  {t.kind:<6} {t.what:<28} {t.status:<8} {t.detail}  {ref}".rstrip())
+        from ..sections.postmortem import require_incident, timeline_json, timeline_text
+        with _named_as_options():
+            incident = require_incident(incident_id, _archive(archive_target, profile), audit_directory=audit)
+        click.echo(timeline_json(incident) if as_json else timeline_text(incident))
         return 0
 
     @incident_group.command("postmortem")
@@ -76,16 +71,12 @@ def register(group: click.Group) -> None:
     def postmortem_command(incident_id, archive_target, profile, audit, severity, out, force):
         """A post-mortem draft (markdown) of INCIDENT_ID linked to the archived evidence, hashes verified."""
         from ..config import load_profile
-        from ..sections.escalation import severities
-        from ..sections.postmortem import draft
-        if severity is not None:
-            allowed = severities(load_profile(profile))
-            if severity not in allowed:
-                raise ParameterError("--severity", severity, ", ".join(allowed))
+        from ..sections.postmortem import draft_incident
         if out and Path(out).exists() and not force:
             raise ParameterError("--out", out, "a file that does not exist yet (or add --force to overwrite it)")
-        incident = _incident(incident_id, archive_target, profile, audit)
-        text = draft(incident, now=_now(incident), severity=severity)
+        with _named_as_options():
+            text = draft_incident(incident_id, _archive(archive_target, profile), profile=load_profile(profile),
+                                  clock_now=_utcnow(), severity=severity, audit_directory=audit)
         if out:
             Path(out).write_text(text, encoding="utf-8")
             click.echo(f"wrote {out}", err=True)
@@ -104,14 +95,12 @@ def register(group: click.Group) -> None:
     def escalation_command(incident_id, severity, started_at, archive_target, profile, audit, as_json):
         """Who must be engaged now for an incident of SEVERITY, and when the next escalation is due."""
         from ..config import load_profile
-        from ..sections.escalation import assess, evaluation_time, parse_time
-        prof = load_profile(profile)
-        incident = _incident(incident_id, archive_target, profile, audit) if incident_id else None
-        now, note = evaluation_time(_utcnow(), [incident.last_evidence_at] if incident else [])
-        start = parse_time(started_at, name="--started-at") or (incident.first_run_at if incident else None) or now
-        status = assess(prof, severity, started_at=start, now=now,
-                        responded_at=incident.first_run_at if incident else None,
-                        resolved_at=incident.resolved_at if incident else None, notes=[note] if note else [])
+        from ..sections.escalation import for_incident
+        from ..sections.postmortem import require_incident
+        with _named_as_options():
+            incident = (require_incident(incident_id, _archive(archive_target, profile), audit_directory=audit)
+                        if incident_id else None)
+            status = for_incident(load_profile(profile), severity, incident, clock_now=_utcnow(), started_at=started_at)
         check = status.to_check()
         if as_json:
             click.echo(json.dumps(check.to_dict(), indent=2, sort_keys=True))

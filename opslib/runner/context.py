@@ -1,24 +1,12 @@
 """Who, where and what version: the provenance recorded with every run. Each lookup tolerates failure."""
 from __future__ import annotations
 
-import getpass
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import OpsError
-
-
-def local_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):   # no passwd entry (containers)
-        return "unknown"
-
-
-def host() -> str:
-    return socket.gethostname()
+from ..operator import Operator, host, local_user  # noqa: F401 (also imported from here)
 
 
 def _aws_identity(profile: Any, *, connect: Callable[[Any], Any] | None = None) -> dict:
@@ -37,7 +25,8 @@ def _aws_identity(profile: Any, *, connect: Callable[[Any], Any] | None = None) 
 
 
 def operator(profile: Any, *, connect: Callable[[Any], Any] | None = None) -> dict:
-    return {"user": local_user(), "aws": _aws_identity(profile, connect=connect)}
+    """The run's operator as the manifest records it (:meth:`opslib.operator.Operator.to_dict`)."""
+    return Operator.from_identity(_aws_identity(profile, connect=connect)).to_dict()
 
 
 def git_revision(path: str | Path) -> str | None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Iterable
 
 from ..exitcodes import EXIT_CODES  # noqa: F401 (also imported from here)
+from ..operator import Operator
 
 STATUSES = tuple(EXIT_CODES)
 
@@ -24,7 +25,7 @@ class RunEntry:
     notebook_path: str
     profile: str
     parameters: dict
-    operator: dict
+    operator: dict                              # Operator.to_dict() (older entries: see opslib.operator)
     host: str
     git_revision: str | None
     opslib_version: str
@@ -101,9 +102,10 @@ def summary_line(e: dict) -> str:
 
 def entry_text(e: dict) -> str:
     """A readable, multi-line view of one entry (``runbook runs show``)."""
+    who = Operator.from_dict(e.get("operator"))
     lines = [f"run {e['id']}: {e['notebook']} on {e['profile']} -> {e['status']} (exit {e['exit_code']})",
              f"  started  {e['start']}  ended {e['end']}  ({e['duration_seconds']:.1f}s)",
-             f"  operator {e['operator'].get('user')}  aws {e['operator'].get('aws')}  host {e['host']}",
+             f"  operator {who.user}  aws {who.aws_text}  host {e['host']}",
              f"  git {e.get('git_revision')}  opslib {e['opslib_version']}",
              f"  parameters {e['parameters']}"]
     if e.get("incident_id"):

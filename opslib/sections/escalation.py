@@ -274,12 +274,14 @@ def escalation_chart(status: EscalationStatus) -> "go.Figure":
     return fig
 
 
-def for_incident(profile: "Profile", severity: str, incident, *, clock_now: datetime,
+def for_incident(profile: "Profile", severity: str, incident=None, *, clock_now: datetime,
                  started_at: "datetime | str | None" = None) -> EscalationStatus:
-    """:func:`assess` for an incident loaded from the archive (:func:`opslib.sections.postmortem.load_incident`):
-    the start defaults to its first run (else now), the first run is the first response, its
-    resolution ends the escalation, and now is never before its latest run (:func:`evaluation_time`)."""
-    now, note = evaluation_time(clock_now, [incident.last_evidence_at])
-    start = parse_time(started_at, name="started_at") or incident.first_run_at or now
-    return assess(profile, severity, started_at=start, now=now, responded_at=incident.first_run_at,
-                  resolved_at=incident.resolved_at, notes=[note] if note else [])
+    """:func:`assess` for an incident loaded from the archive (:func:`opslib.sections.postmortem.load_incident`;
+    None: no incident, only ``started_at``): the start defaults to its first run (else now), the first run is the
+    first response, its resolution ends the escalation, and now is never before its latest run
+    (:func:`evaluation_time`). The notebook's call and ``runbook incident escalation``'s."""
+    now, note = evaluation_time(clock_now, [incident.last_evidence_at] if incident is not None else [])
+    first_run = incident.first_run_at if incident is not None else None
+    start = parse_time(started_at, name="started_at") or first_run or now
+    return assess(profile, severity, started_at=start, now=now, responded_at=first_run,
+                  resolved_at=incident.resolved_at if incident is not None else None, notes=[note] if note else [])

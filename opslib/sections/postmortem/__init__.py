@@ -19,11 +19,12 @@ communication templates), :mod:`.timeline`, :mod:`.draft` (the post-mortem draft
 """
 from __future__ import annotations
 
-from .draft import draft, evidence_check, incident_check, verify
-from .loader import TO_FILL, Incident, default_archive, incident_from, known_incidents, load_incident
+from .draft import draft, draft_incident, evidence_check, incident_check, verify
+from .loader import TO_FILL, Incident, default_archive, incident_from, known_incidents, load_incident, require_incident
 from .templates import communications, render
-from .timeline import TimelineEntry, timeline, timeline_frame, timeline_json, timeline_table
+from .timeline import TimelineEntry, timeline, timeline_frame, timeline_json, timeline_table, timeline_text
 
-__all__ = ["TO_FILL", "Incident", "TimelineEntry", "load_incident", "incident_from", "known_incidents",
-           "default_archive", "communications", "render", "timeline", "timeline_frame", "timeline_table", "timeline_json", "verify",
-           "draft", "incident_check", "evidence_check"]
+__all__ = ["TO_FILL", "Incident", "TimelineEntry", "load_incident", "require_incident", "incident_from",
+           "known_incidents", "default_archive", "communications", "render", "timeline", "timeline_frame",
+           "timeline_table", "timeline_json", "timeline_text", "verify", "draft", "draft_incident", "incident_check",
+           "evidence_check"]

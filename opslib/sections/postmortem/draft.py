@@ -2,14 +2,20 @@
 evidence verified; the incident's and the evidence's checks."""
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ParameterError
 from ...findings import Check
 from ...runner.verify import FileCheck, verify_entries
-from .loader import Incident
+from ...runner.archive import Archive
+from .loader import Incident, require_incident
 from .templates import DRAFT_TEMPLATE, _context, render
 from .timeline import timeline
+
+if TYPE_CHECKING:
+    from ...config import Profile
 
 def verify(incident: Incident) -> list[FileCheck]:
     """The sha256 of every archived file of the incident's runs, recomputed (see ``runbook runs verify``)."""
@@ -55,6 +61,21 @@ def draft(incident: Incident, *, now: datetime, severity: str | None = None, sta
     return render(DRAFT_TEMPLATE, incident_id=incident.id, runs=incident.entries, audited=incident.actions,
                   archive=incident.location, message=render("post-mortem", **context).strip(),
                   timeline=timeline(incident), evidence=evidence, verification=_verification_text(checks), **context)
+
+
+def draft_incident(incident_id: str, archive: "str | os.PathLike | Archive | None" = None, *, profile: "Profile",
+                   clock_now: datetime, severity: str | None = None, s3_client: Any = None,
+                   audit_directory: "str | os.PathLike | None" = None) -> str:
+    """``runbook incident postmortem``: the :func:`draft` of an incident that must have runs
+    (:func:`require_incident`), judged at ``clock_now`` but never before its latest run
+    (:meth:`Incident.evaluated_at`). ``severity``: one of the profile's levels (:class:`ParameterError`
+    ``severity`` otherwise), default the incident's escalation run's."""
+    if severity is not None:
+        allowed = [s.level for s in profile.severity_levels]
+        if severity not in allowed:
+            raise ParameterError("severity", severity, ", ".join(allowed))
+    incident = require_incident(incident_id, archive, s3_client=s3_client, audit_directory=audit_directory)
+    return draft(incident, now=incident.evaluated_at(clock_now), severity=severity)
 
 
 def incident_check(incident: Incident) -> Check:

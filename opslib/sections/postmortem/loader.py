@@ -12,6 +12,7 @@ from ...actions.audit import AuditLog, AuditRecord, audit_dir
 from ...errors import ParameterError
 from ...runner.archive import Archive, LocalArchive, open_archive
 from ...runner.manifest import filter_entries
+from ...settings import resolve_archive
 
 TO_FILL = "[to fill in]"
 #: notebooks whose runs describe the incident process, not the system: left out of status and impact
@@ -72,6 +73,12 @@ class Incident:
     @property
     def last_evidence_at(self) -> datetime | None:
         return max((_time(e["end"]) for e in self.entries), default=None)
+
+    def evaluated_at(self, clock_now: datetime) -> datetime:
+        """The time to judge the incident at: ``clock_now`` (the profile's clock), but never before its latest
+        run (as :func:`opslib.sections.escalation.evaluation_time`: a run cannot end in the future)."""
+        latest = self.last_evidence_at
+        return latest if latest is not None and latest > clock_now else clock_now
 
     @property
     def severity(self) -> str | None:
@@ -192,9 +199,8 @@ class Incident:
 
 
 def default_archive() -> str:
-    """$OPSLIB_ARCHIVE, else ``runs/`` beside ``parameters/`` (the one default: :func:`opslib.runner.archive.default_archive`)."""
-    from ...runner.archive import default_archive as default
-    return default()
+    """$OPSLIB_ARCHIVE, else ``runs/`` beside ``parameters/`` (the one default: :func:`opslib.settings.resolve_archive`)."""
+    return resolve_archive()
 
 
 def load_incident(incident_id: str | None, archive: "str | os.PathLike | Archive | None" = None, *,
@@ -215,6 +221,18 @@ def load_incident(incident_id: str | None, archive: "str | os.PathLike | Archive
     run_ids = {e["id"] for e in entries}
     actions = [r for r in AuditLog(audit_directory).records() if r.run_id in run_ids]
     return Incident(str(incident_id), entries, sorted(actions, key=lambda r: r.timestamp), store)
+
+
+def require_incident(incident_id: str, archive: "str | os.PathLike | Archive | None" = None, *,
+                     s3_client: Any = None, audit_directory: "str | os.PathLike | None" = None) -> Incident:
+    """:func:`load_incident`, for an incident that must have runs in the archive: raises
+    :class:`ParameterError` (``incident_id``) naming the incidents the archive knows when it has none."""
+    incident = load_incident(incident_id, archive, s3_client=s3_client, audit_directory=audit_directory)
+    if not incident.entries:
+        known = known_incidents(incident.archive)
+        raise ParameterError("incident_id", incident_id, (", ".join(known) if known else "(no incident in the archive)")
+                             + f" (runs tagged with --incident in {incident.location})")
+    return incident
 
 
 def incident_from(ops: Any, incident_id: str | None, archive: "str | None" = None) -> Incident:

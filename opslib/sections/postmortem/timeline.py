@@ -8,6 +8,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from ...operator import Operator
 from .loader import Incident, _failing, _time
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def timeline(incident: Incident) -> list[TimelineEntry]:
         files = {k: {"path": f["path"], "sha256": f["sha256"]} for k, f in e.get("files", {}).items()}
         kind = "lab" if e.get("mode") == "interactive" else "run"     # worked by hand in a lab workspace
         rows.append(((start, 0, e["id"]), TimelineEntry(start, kind, e["notebook"], e["status"], _run_detail(e), e["id"],
-                                                        (e.get("operator") or {}).get("user"), files=files)))
+                                                        Operator.from_dict(e.get("operator")).user, files=files)))
     for a in incident.actions:
         run = runs[a.run_id]
         start, end, stamped = _time(run["start"]), _time(run["end"]), _time(a.timestamp)
@@ -70,8 +71,19 @@ def timeline(incident: Incident) -> list[TimelineEntry]:
             when = start
             detail = f"{detail} [audit time {a.timestamp}, the profile's clock]".strip()
         rows.append(((when, 1, a.timestamp), TimelineEntry(when, "action", a.title, a.status, detail, a.run_id,
-                                                           a.operator.get("local_user"), audit_id=a.id)))
+                                                           a.operator.user, audit_id=a.id)))
     return [entry for _, entry in sorted(rows, key=lambda r: r[0])]
+
+
+def timeline_text(incident: Incident) -> str:
+    """``runbook incident timeline``: a heading line, then one line per entry (time, kind, what, status, detail,
+    and the run's HTML or the action's audit id)."""
+    lines = [f"incident {incident.id}: {incident.status}, {len(incident.entries)} runs, "
+             f"{len(incident.actions)} actions ({incident.location})"]
+    for t in timeline(incident):
+        ref = t.files.get("html", {}).get("path") or t.audit_id or ""
+        lines.append(f"{t.time_text}Z  {t.kind:<6} {t.what:<28} {t.status:<8} {t.detail}  {ref}".rstrip())
+    return "\n".join(lines)
 
 
 def timeline_frame(entries: Iterable[TimelineEntry]) -> pd.DataFrame:
