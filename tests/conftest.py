@@ -22,7 +22,7 @@ TEST_SEED = 42
 SANDBOX_FIXTURES = {"sandbox", "sb"}   # the session sandbox; a module's own moto server (``sb``)
 # servers other than the sandbox that a test starts through a fixture: moto in a process of its own, an
 # in-process moto for the S3 archive
-SERVER_FIXTURES = {"act_moto", "moto_url", "s3_client"}
+SERVER_FIXTURES = {"act_moto", "act_server", "moto_url", "s3_client"}
 TIERS = ("unit", "functional", "e2e")
 
 
