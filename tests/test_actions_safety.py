@@ -124,9 +124,9 @@ def test_production_profile_refuses_a_confirmation_that_does_not_name_the_resour
 
 def test_failure_midway_is_recorded_and_undo_restores_the_first_change(act_env, monkeypatch):
     ops, _, sandbox_dir = act_env
-    plan = ecs.plan_desired_count(ops, "ingestion-api", 20) + ecs.plan_desired_count(ops, "stream-processor", 9) \
-        + kinesis.plan_reshard(ops, 8)
     before = snapshot(ops)
+    plan = ecs.plan_desired_count(ops, "ingestion-api", 20) + ecs.plan_desired_count(ops, "stream-processor", 9) \
+        + kinesis.plan_reshard(ops, before["kinesis/user-events-prod/shards"] // 2)      # one call
     ops.client("ecs").delete_service(cluster="prod-cluster", service="stream-processor", force=True)
     with pytest.raises(ActionFailed) as info:
         apply(plan, dry_run=False)
