@@ -13,6 +13,9 @@ import pytest
 from opslib.sandbox.core import Sandbox, SandboxConfig
 from opslib.sandbox.daemon import start_control
 from opslib.sandbox.state import SANDBOX_DIR_ENV
+# the action tests' session fixtures, defined here once: imported into several test modules, each would get
+# its own session-scoped instance (a second seeded moto server, a second seeded database)
+from test_actions_env import act_moto, act_seed_db, act_server  # noqa: E402,F401
 
 # A fixed clock: Wednesday 2026-11-25 12:00 UTC (tests reproduce the same data every run).
 TEST_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

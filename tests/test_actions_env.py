@@ -127,7 +127,7 @@ def act_seed_db(sandbox, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def act_pg(act_seed_db):
+def act_db(act_seed_db):
     """A scratch database of the module, made from the seeded template; dropped (with its connections) after
     the module, so later tests see the server's connections as they were."""
     server, admin, template, warehouse = act_seed_db
@@ -138,6 +138,24 @@ def act_pg(act_seed_db):
     yield db
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def act_pg(sandbox):
+    """An empty scratch database (its URL) on the machine's PostgreSQL when .ci/run provides it
+    (OPSLIB_TEST_PG_URL), else on the session sandbox's embedded server. Dropped (with its connections)
+    after each module, so later tests see the server's connections as they were."""
+    server = sa.make_url(os.environ.get("OPSLIB_TEST_PG_URL") or sandbox.database_url)
+    name = f"opslib_actions_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server.set(drivername="postgresql+psycopg", database="postgres"),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = server.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
 
 
 def _state(directory: Path, endpoint: str, db: ActDatabase) -> None:
@@ -165,15 +183,15 @@ def production_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def act_env(act_server, act_moto, act_pg, tmp_path, monkeypatch):
+def act_env(act_server, act_seed_db, act_db, act_moto, tmp_path, monkeypatch):
     """(ops, seeded ids, sandbox dir): moto and the scratch database restored to the seeded state, audit
-    under tmp."""
+    under tmp. (The server is asked for first and waited for last: it seeds while the database does.)"""
     act_server.restore()
-    act_pg.restore()
+    act_db.restore()
     monkeypatch.setenv("OPSLIB_AUDIT_DIR", str(tmp_path / "audit"))
     monkeypatch.setenv("OPSLIB_RUN_ID", "test-run-1")
     monkeypatch.delenv("ANALYTICS_DB_URL", raising=False)
-    _state(tmp_path, act_moto, act_pg)
+    _state(tmp_path, act_moto, act_db)
     ops = connect("sandbox", sandbox_dir=str(tmp_path))
     yield ops, seeded(ops), tmp_path
     ops.close()
@@ -185,16 +203,16 @@ def act_ops(act_env):
 
 
 @pytest.fixture(scope="module")
-def shared_env(act_server, act_moto, act_pg, tmp_path_factory):
+def shared_env(act_server, act_seed_db, act_db, act_moto, tmp_path_factory):
     """Like ``act_env`` but restored once per module: for tests that must not change anything."""
     tmp = tmp_path_factory.mktemp("actions-shared")
     act_server.restore()
-    act_pg.restore()
+    act_db.restore()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPSLIB_AUDIT_DIR", str(tmp / "audit"))
         mp.setenv("OPSLIB_RUN_ID", "test-run-guards")
         mp.delenv("ANALYTICS_DB_URL", raising=False)
-        _state(tmp, act_moto, act_pg)
+        _state(tmp, act_moto, act_db)
         ops = connect("sandbox", sandbox_dir=str(tmp))
         yield ops, seeded(ops), tmp
         ops.close()

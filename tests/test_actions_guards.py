@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from test_actions_env import act_moto, act_pg, act_seed_db, act_server, older_events, shared_env, snapshot  # noqa: F401
+from test_actions_env import act_db, older_events, shared_env, snapshot  # noqa: F401  (fixtures; the session ones in conftest)
 
 from opslib.actions import AuditLog, Precondition, apply, cognito, ecs, kinesis, lambda_, route53, sql
 from opslib.errors import ActionRefused
