@@ -13,12 +13,13 @@ from opslib.errors import ActionRefused
 
 
 def _shards(ops) -> int:
-    return snapshot(ops)[f"kinesis/{ops.profile.kinesis.stream}/shards"]
+    """The seeded number of open shards of the primary stream."""
+    return kinesis.summary(ops, ops.profile.kinesis.stream, "primary")["OpenShardCount"]
 
 
 def _alias(ops) -> int:
     """The seeded version of event-validator's production alias."""
-    return int(snapshot(ops)["lambda/event-validator/production"][0])
+    return int(ops.client("lambda").get_alias(FunctionName="event-validator", Name="production")["FunctionVersion"])
 
 
 def _one_step(ops):
