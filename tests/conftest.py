@@ -13,6 +13,9 @@ import pytest
 from opslib.sandbox.core import Sandbox, SandboxConfig
 from opslib.sandbox.daemon import start_control
 from opslib.sandbox.state import SANDBOX_DIR_ENV
+# the action tests' session fixtures, defined here once: imported into several test modules, each would get
+# its own session-scoped instance (a second seeded moto server, a second seeded database)
+from test_actions_env import act_moto, act_seed_db, act_server  # noqa: E402,F401
 
 # A fixed clock: Wednesday 2026-11-25 12:00 UTC (tests reproduce the same data every run).
 TEST_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -22,7 +25,7 @@ TEST_SEED = 42
 SANDBOX_FIXTURES = {"sandbox", "sb"}   # the session sandbox; a module's own moto server (``sb``)
 # servers other than the sandbox that a test starts through a fixture: moto in a process of its own, an
 # in-process moto for the S3 archive
-SERVER_FIXTURES = {"act_moto", "moto_url", "s3_client"}
+SERVER_FIXTURES = {"act_moto", "act_server", "moto_url", "s3_client"}
 TIERS = ("unit", "functional", "e2e")
 
 

@@ -1,61 +1,150 @@
-"""Fixtures of the action tests: a moto server in its own process (so resetting it between tests never touches
-the shared session sandbox), a scratch PostgreSQL database, and an ``Ops`` handle built by the real
-``connect()`` from a sandbox state file that points at both. The seed mirrors the sandbox's resources."""
+"""Fixtures of the action tests: a moto server in a process of its own (so restoring it between tests never
+touches the shared session sandbox), a scratch PostgreSQL database, and an ``Ops`` handle built by the real
+``connect()`` from a sandbox state file that points at both.
+
+Both are seeded by the sandbox's own seeders, the ones ``runbook sandbox up`` runs (names from the sandbox
+profile, seed 42, the clock of the golden outputs): AWS once per session in the server's process
+(``tests/act_moto_server.py``: :func:`opslib.sandbox.seed_aws.seed`, then a snapshot of moto's backends
+with :mod:`opslib.sandbox.snapshot`), the database once per session (:func:`opslib.sandbox.sql.seed` into a
+template database). A test that changes things gets both restored from those snapshots, not seeded again.
+Expected values are read from the seeded world (:func:`snapshot`, :func:`seeded`) or the profile."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
-import zipfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from opslib import connect
 from opslib.config import parameters_dir
+from opslib.sandbox.core import DEFAULT_SEED
 from opslib.sandbox.state import SandboxState
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+SERVER = Path(__file__).with_name("act_moto_server.py")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@dataclass
+class ActServer:
+    """The seeded moto server's process; ``endpoint`` waits until it has seeded (started early, it seeds
+    while the test process starts its sandbox and seeds the database)."""
+    proc: subprocess.Popen
+    log: Path
+    urls: dict = field(default_factory=dict)
+
+    def _ready(self) -> dict:
+        if not self.urls:
+            line = self.proc.stdout.readline()
+            if not line:
+                self.proc.wait(10)
+                raise RuntimeError(f"the action tests' moto server did not start:\n{self.log.read_text()[-4000:]}")
+            self.urls.update(json.loads(line))
+        return self.urls
+
+    @property
+    def endpoint(self) -> str:
+        return self._ready()["endpoint"]
+
+    def restore(self) -> None:
+        """moto back to the freshly seeded state (the snapshot taken right after seeding)."""
+        req = urllib.request.Request(self._ready()["control"] + "/restore", method="POST")
+        urllib.request.urlopen(req, timeout=60).read()
 
 
 @pytest.fixture(scope="session")
-def act_moto():
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+def act_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("act-moto")
+    log = tmp / "server.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(SERVER), str(tmp), NOW.isoformat()], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err, text=True,
+                                env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"})
+    server = ActServer(proc, log)
+    yield server
+    proc.stdin.close()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def act_moto(act_server):
+    """The seeded moto server's URL (in a process of its own)."""
+    return act_server.endpoint
+
+
+@dataclass
+class ActDatabase:
+    """A scratch database seeded by the sandbox's SQL seeder, and its template to restore it from."""
+    admin: sa.Engine
+    url: str
+    name: str
+    template: str
+    warehouse: Path
+
+    def restore(self) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.template}"')
+
+
+@pytest.fixture(scope="session")
+def act_seed_db(sandbox, tmp_path_factory):
+    """The template: a database seeded once per session by :func:`opslib.sandbox.sql.seed` (warehouse and
+    database, as ``runbook sandbox up`` seeds them), on the machine's PostgreSQL when .ci/run provides it
+    (OPSLIB_TEST_PG_URL), else on the session sandbox's embedded server (no server needs installing)."""
+    from opslib.sandbox import sql
+    from opslib.sandbox.core import Sandbox, SandboxConfig
+    server = sa.make_url(os.environ.get("OPSLIB_TEST_PG_URL") or sandbox.database_url)
+    server = server.set(drivername="postgresql+psycopg")
+    template = f"opslib_actions_{uuid.uuid4().hex[:8]}_seed"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    tmp = tmp_path_factory.mktemp("act-sql")
+    sb = Sandbox(SandboxConfig(dir=tmp, seed=DEFAULT_SEED, now=NOW,
+                               database_url=server.set(database=template).render_as_string(hide_password=False)))
+    sql.start_database(sb)
+    try:
+        sql.seed(sb)
+    finally:
+        sql.stop_database(sb)
+    yield server, admin, template, sb.warehouse_path
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def act_db(act_seed_db):
+    """A scratch database of the module, made from the seeded template; dropped (with its connections) after
+    the module, so later tests see the server's connections as they were."""
+    server, admin, template, warehouse = act_seed_db
+    name = f"opslib_actions_{uuid.uuid4().hex[:8]}"
+    url = server.set(database=name).render_as_string(hide_password=False)
+    db = ActDatabase(admin, url, name, template, warehouse)
+    db.restore()
+    yield db
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
 def act_pg(sandbox):
-    """A scratch database on the machine's PostgreSQL when .ci/run provides it (OPSLIB_TEST_PG_URL), else
-    on the session sandbox's embedded server, so these tests need no server installed. Dropped (with its
-    connections) after each module, so later tests see the server's connections as they were."""
+    """An empty scratch database (its URL) on the machine's PostgreSQL when .ci/run provides it
+    (OPSLIB_TEST_PG_URL), else on the session sandbox's embedded server. Dropped (with its connections)
+    after each module, so later tests see the server's connections as they were."""
     server = sa.make_url(os.environ.get("OPSLIB_TEST_PG_URL") or sandbox.database_url)
     name = f"opslib_actions_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(server.set(drivername="postgresql+psycopg", database="postgres"),
@@ -69,86 +158,17 @@ def act_pg(sandbox):
     admin.dispose()
 
 
-def _zip(text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("handler.py", text)
-    return buf.getvalue()
-
-
-def seed(ops) -> dict:
-    """The runbook's resources, as the sandbox seeds them (names from the profile)."""
-    p = ops.profile
-    out: dict = {}
-    for which, cluster in (("primary", p.ecs.cluster), ("dr", p.ecs.dr_cluster)):
-        ecs = ops.client("ecs", which)
-        ecs.create_cluster(clusterName=cluster)
-        for svc, revs in (("ingestion-api", 24), ("stream-processor", 3)):
-            arn = None
-            for _ in range(revs):
-                arn = ecs.register_task_definition(family=svc, containerDefinitions=[
-                    {"name": svc, "image": f"{svc}:latest", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
-            ecs.create_service(cluster=cluster, serviceName=svc, taskDefinition=arn,
-                               desiredCount=6 if which == "primary" else 1)
-        ecs.register_task_definition(family="ingestion-api-debug", containerDefinitions=[
-            {"name": "ingestion-api", "image": "ingestion-api:latest", "memory": 512}])
-        kin = ops.client("kinesis", which)
-        stream = p.kinesis.stream if which == "primary" else p.kinesis.dr_stream
-        kin.create_stream(StreamName=stream, ShardCount=4 if which == "primary" else 2)
-    ddb = ops.client("dynamodb")
-    ddb.create_table(TableName=p.dynamodb.checkpoint_table, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "ShardId", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "ShardId", "KeyType": "HASH"}])
-    for i in range(4):
-        ddb.put_item(TableName=p.dynamodb.checkpoint_table, Item={
-            "ShardId": {"S": f"shardId-00000000000{i}"}, "SequenceNumber": {"S": f"4923456789012345678{i}"}})
-    iam = ops.client("iam")
-    role = iam.create_role(RoleName="event-validator-role", AssumeRolePolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    lam = ops.client("lambda")
-    lam.create_function(FunctionName="event-validator", Runtime="python3.12", Role=role, Handler="handler.main",
-                        Code={"ZipFile": _zip("def main(e, c):\n    return 1\n")})
-    for v in range(1, 15):
-        lam.update_function_code(FunctionName="event-validator", ZipFile=_zip(f"def main(e, c):\n    return {v}\n"))
-        lam.publish_version(FunctionName="event-validator", Description=f"v1.{v}.0")
-    lam.create_alias(FunctionName="event-validator", Name="production", FunctionVersion="13")
-    r53 = ops.client("route53")
-    zone = r53.create_hosted_zone(Name=p.dns.hosted_zone, CallerReference="seed")["HostedZone"]["Id"]
-    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT",
-        "ResourceRecordSet": {"Name": p.dns.record, "Type": "A", "AliasTarget": {
-            "HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": p.dns.primary_alb_dns, "EvaluateTargetHealth": True}}}]})
-    rds = ops.client("rds")
-    rds.create_db_instance(DBInstanceIdentifier=p.rds.instance, Engine="postgres", DBInstanceClass="db.r6g.xlarge",
-                           AllocatedStorage=100, MasterUsername="admin", MasterUserPassword="sandbox-only-pw",
-                           BackupRetentionPeriod=7)
-    rds.create_db_instance_read_replica(DBInstanceIdentifier=p.rds.replica, SourceDBInstanceIdentifier=p.rds.instance)
-    ops.client("secretsmanager").create_secret(Name=p.secrets.database_connection, SecretString=json.dumps(
-        {"host": "prod-analytics-db.example", "port": 5432, "username": "admin", "password": "s3cr3t-PASSWORD-x"}))
-    iam.create_user(UserName="deploy-bot")
-    out["access_key"] = iam.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
-    ops.client("wafv2").create_ip_set(Name=p.security.waf_ip_set, Scope=p.security.waf_scope, IPAddressVersion="IPV4",
-                                      Addresses=["192.0.2.10/32"])
-    idp = ops.client("cognito-idp")
-    pool = idp.create_user_pool(PoolName=p.security.cognito_user_pool)["UserPool"]["Id"]
-    for user in ("affected-user", "invited-user"):
-        idp.admin_create_user(UserPoolId=pool, Username=user, UserAttributes=[
-            {"Name": "email", "Value": f"{user}@company.com"}, {"Name": "email_verified", "Value": "true"}])
-    idp.admin_set_user_password(UserPoolId=pool, Username="affected-user", Password="Sandbox-only-1!", Permanent=True)
-    ops.client("s3").create_bucket(Bucket=p.s3.events_bucket)
-    with ops.database.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE IF EXISTS events")
-        conn.exec_driver_sql("CREATE TABLE events (event_id text primary key, user_id text, "
-                             "event_timestamp timestamptz not null)")
-        conn.exec_driver_sql("INSERT INTO events SELECT 'e' || g, 'user-' || mod(g, 7), "
-                             "timestamp '2026-11-25 12:00+00' - g * interval '3 days' FROM generate_series(1, 400) g")
-    return out
-
-
-def _state(directory: Path, endpoint: str, database_url: str) -> None:
+def _state(directory: Path, endpoint: str, db: ActDatabase) -> None:
     SandboxState(dir=str(directory), aws_endpoint=endpoint, health_url="http://127.0.0.1:9/", control_url="",
-                 warehouse_path=str(directory / "warehouse.duckdb"), database_url=database_url, now=NOW.isoformat(),
-                 seed=42, size=0, pid=os.getpid()).write()
+                 warehouse_path=str(db.warehouse), database_url=db.url, now=NOW.isoformat(),
+                 seed=DEFAULT_SEED, size=0, pid=os.getpid()).write()
+
+
+def seeded(ops) -> dict:
+    """What the tests name that the seed decided, read from the seeded world: the access key of the
+    deploy bot."""
+    iam = ops.client("iam")
+    return {"access_key": iam.list_access_keys(UserName="deploy-bot")["AccessKeyMetadata"][0]["AccessKeyId"]}
 
 
 def production_copy(tmp_path: Path) -> Path:
@@ -163,16 +183,17 @@ def production_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def act_env(act_moto, act_pg, tmp_path, monkeypatch):
-    """(ops, seeded ids, sandbox dir): a freshly reset and seeded moto, the scratch database, audit under tmp."""
-    urllib.request.urlopen(urllib.request.Request(act_moto + "/moto-api/reset", method="POST"), timeout=10)
+def act_env(act_server, act_seed_db, act_db, act_moto, tmp_path, monkeypatch):
+    """(ops, seeded ids, sandbox dir): moto and the scratch database restored to the seeded state, audit
+    under tmp. (The server is asked for first and waited for last: it seeds while the database does.)"""
+    act_server.restore()
+    act_db.restore()
     monkeypatch.setenv("OPSLIB_AUDIT_DIR", str(tmp_path / "audit"))
     monkeypatch.setenv("OPSLIB_RUN_ID", "test-run-1")
     monkeypatch.delenv("ANALYTICS_DB_URL", raising=False)
-    _state(tmp_path, act_moto, act_pg)
+    _state(tmp_path, act_moto, act_db)
     ops = connect("sandbox", sandbox_dir=str(tmp_path))
-    ids = seed(ops)
-    yield ops, ids, tmp_path
+    yield ops, seeded(ops), tmp_path
     ops.close()
 
 
@@ -182,19 +203,31 @@ def act_ops(act_env):
 
 
 @pytest.fixture(scope="module")
-def shared_env(act_moto, act_pg, tmp_path_factory):
-    """Like ``act_env`` but seeded once per module: for tests that must not change anything."""
+def shared_env(act_server, act_seed_db, act_db, act_moto, tmp_path_factory):
+    """Like ``act_env`` but restored once per module: for tests that must not change anything."""
     tmp = tmp_path_factory.mktemp("actions-shared")
-    urllib.request.urlopen(urllib.request.Request(act_moto + "/moto-api/reset", method="POST"), timeout=10)
+    act_server.restore()
+    act_db.restore()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPSLIB_AUDIT_DIR", str(tmp / "audit"))
         mp.setenv("OPSLIB_RUN_ID", "test-run-guards")
         mp.delenv("ANALYTICS_DB_URL", raising=False)
-        _state(tmp, act_moto, act_pg)
+        _state(tmp, act_moto, act_db)
         ops = connect("sandbox", sandbox_dir=str(tmp))
-        ids = seed(ops)
-        yield ops, ids, tmp
+        yield ops, seeded(ops), tmp
         ops.close()
+
+
+def older_events(ops) -> tuple[str, int, str]:
+    """(cutoff, rows of ``events`` before it, a user_id with events) from the seeded database: the cutoff
+    halfway through the events table's time span."""
+    with ops.database.connect() as conn:
+        low, high = conn.exec_driver_sql("SELECT min(event_timestamp), max(event_timestamp) FROM events").one()
+        cutoff = (low + (high - low) / 2).replace(microsecond=0).isoformat()
+        older = conn.execute(sa.text("SELECT count(*) FROM events WHERE event_timestamp < :c"), {"c": cutoff}).scalar()
+        user = conn.exec_driver_sql("SELECT user_id FROM events WHERE user_id IS NOT NULL "
+                                    "ORDER BY event_id LIMIT 1").scalar()
+    return cutoff, older, user
 
 
 def snapshot(ops) -> dict:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from test_actions_env import act_env, act_moto, act_ops, act_pg, production_copy, snapshot  # noqa: F401
+from test_actions_env import act_env, act_ops, act_db, older_events, production_copy, snapshot  # noqa: F401
 
 from opslib import connect
 from opslib.actions import AuditLog, apply, ecs, iam, kinesis, lambda_, plan_undo, route53, secrets, sql, waf, cognito
@@ -20,35 +20,52 @@ from opslib.errors import ActionFailed, ActionRefused
 NEW_HOST = "analytics-db-replica-1.example"
 
 
+def _secret(ops) -> dict:
+    return json.loads(ops.client("secretsmanager").get_secret_value(
+        SecretId=ops.profile.secrets.database_connection, VersionStage="AWSCURRENT")["SecretString"])
+
+
 def default_plans(ops, ids):
-    """Every planner of opslib.actions with the runbook's parameters, and what each changes in the snapshot."""
+    """Every planner of opslib.actions with the runbook's parameters, and what each changes in the snapshot
+    (the values the seed decided read from the seeded world, the others from the profile)."""
+    from opslib.sandbox.seed_aws import ALB_ZONE_ID
+    p = ops.profile
+    world = snapshot(ops)
     secret_plan = secrets.plan_update_secret(ops, value={"host": NEW_HOST})
-    merged = json.dumps({"host": NEW_HOST, "port": 5432, "username": "admin", "password": "s3cr3t-PASSWORD-x"})
+    merged = json.dumps({**_secret(ops), "host": NEW_HOST})
     failover = route53.plan_regional_failover(ops, preflight=lambda o: route53.dr_preflight(o, check_health=False))
-    dr_alias = json.dumps({"DNSName": "dr-alb.us-west-2.elb.amazonaws.com", "EvaluateTargetHealth": True,
-                           "HostedZoneId": "Z1H1FL5HABSF5"}, sort_keys=True)
+    dr_alias = json.dumps({"DNSName": p.dns.dr_alb_dns, "EvaluateTargetHealth": True,
+                           "HostedZoneId": ALB_ZONE_ID[p.aws.dr_region]}, sort_keys=True)
+    dr_desired = p.service("ingestion-api").dr_desired_count
+    family, revision = world["ecs/prod-cluster/ingestion-api/taskdef"].rsplit(":", 1)
+    alias = world["lambda/event-validator/production"][0]
+    canary = str(int(alias) - 1)
+    shard = "shardId-000000000001"
+    skip_to = str(int(world[f"checkpoint/{shard}"]) + 1000)
+    cutoff, older, _ = older_events(ops)
+    blocked = tuple(sorted(world["waf/blocked-ips"] + ("198.51.100.7/32",)))
     return [
         (ecs.plan_desired_count(ops, "ingestion-api", 20), {"ecs/prod-cluster/ingestion-api/desired": 20}),
-        (ecs.plan_rollback(ops, "ingestion-api"), {"ecs/prod-cluster/ingestion-api/taskdef": "ingestion-api:23"}),
+        (ecs.plan_rollback(ops, "ingestion-api"),
+         {"ecs/prod-cluster/ingestion-api/taskdef": f"{family}:{int(revision) - 1}"}),
         (ecs.plan_scaling_policy(ops, "stream-processor", target_cpu=70, min_capacity=2, max_capacity=30),
          {"aas/service/prod-cluster/stream-processor": (2, 30),
           "aas/service/prod-cluster/stream-processor/cpu-scaling": 70.0}),
         (kinesis.plan_reshard(ops, 10), {"kinesis/user-events-prod/shards": 10}),
-        (kinesis.plan_checkpoint_skip(ops, "shardId-000000000001", "49234567890123456799"),
-         {"checkpoint/shardId-000000000001": "49234567890123456799"}),
-        (lambda_.plan_canary(ops, "event-validator", 14, 0.1),
-         {"lambda/event-validator/production": ("13", json.dumps({"14": 0.1}))}),
-        (failover, {"ecs/dr-cluster/ingestion-api/desired": 10, "kinesis/user-events-dr/encryption": "KMS",
+        (kinesis.plan_checkpoint_skip(ops, shard, skip_to), {f"checkpoint/{shard}": skip_to}),
+        (lambda_.plan_canary(ops, "event-validator", int(canary), 0.1),
+         {"lambda/event-validator/production": (alias, json.dumps({canary: 0.1}))}),
+        (failover, {"ecs/dr-cluster/ingestion-api/desired": dr_desired, "kinesis/user-events-dr/encryption": "KMS",
                     "dns/api.analytics.company.com./A": dr_alias}),
         (secret_plan, {"secret/version": secret_plan.changes[0].params["ClientRequestToken"],
                        "secret/sha": hashlib.sha256(merged.encode()).hexdigest()}),
         (iam.plan_deactivate_key(ops, ids["access_key"]), {f"iam/{ids['access_key']}": "Inactive"}),
-        (waf.plan_block_ip(ops, "198.51.100.7"), {"waf/blocked-ips": ("192.0.2.10/32", "198.51.100.7/32")}),
+        (waf.plan_block_ip(ops, "198.51.100.7"), {"waf/blocked-ips": blocked}),
         (cognito.plan_reset_password(ops, "affected-user"), {"cognito/affected-user": "RESET_REQUIRED"}),
         (sql.plan_create_index(ops, "idx_events_user_timestamp", "events", ["user_id", "event_timestamp"]),
-         {"db/indexes": ("events_pkey", "idx_events_user_timestamp")}),
-        (sql.plan_delete(ops, "events", "event_timestamp < :cutoff", {"cutoff": "2024-11-25T12:00:00+00:00"}),
-         {"db/events": 400 - 157}),
+         {"db/indexes": tuple(sorted(world["db/indexes"] + ("idx_events_user_timestamp",)))}),
+        (sql.plan_delete(ops, "events", "event_timestamp < :cutoff", {"cutoff": cutoff}),
+         {"db/events": world["db/events"] - older}),
         (sql.plan_vacuum(ops), {"db/last_vacuum": "changed"}),
     ]
 
@@ -106,22 +123,22 @@ def test_production_profile_refuses_a_confirmation_that_does_not_name_the_resour
 
 def test_failure_midway_is_recorded_and_undo_restores_the_first_change(act_env, monkeypatch):
     ops, _, sandbox_dir = act_env
-    plan = ecs.plan_desired_count(ops, "ingestion-api", 20) + ecs.plan_desired_count(ops, "stream-processor", 9) \
-        + kinesis.plan_reshard(ops, 8)
     before = snapshot(ops)
+    plan = ecs.plan_desired_count(ops, "ingestion-api", 20) + ecs.plan_desired_count(ops, "stream-processor", 9) \
+        + kinesis.plan_reshard(ops, before["kinesis/user-events-prod/shards"] // 2)      # one call
     ops.client("ecs").delete_service(cluster="prod-cluster", service="stream-processor", force=True)
     with pytest.raises(ActionFailed) as info:
         apply(plan, dry_run=False)
     result = info.value.result
     assert [s.status for s in result.steps] == ["applied", "failed", "not_applied"]
-    assert result.steps[0].before == 6 and result.steps[0].after == 20
+    assert result.steps[0].before == before["ecs/prod-cluster/ingestion-api/desired"] and result.steps[0].after == 20
     assert "stream-processor" in result.reason and "1 applied" in result.reason and "1 not applied" in result.reason
-    assert snapshot_value(ops, "kinesis/user-events-prod/shards") == 4           # the third change was never sent
+    assert snapshot_value(ops, "kinesis/user-events-prod/shards") == before["kinesis/user-events-prod/shards"]  # never sent
     record = AuditLog().get(result.audit_id)
     assert record.status == "failed" and [s.status for s in record.steps] == ["applied", "failed", "not_applied"]
 
     undo = plan_undo(ops, result.audit_id)
-    assert [(c.current, c.new) for c in undo.changes] == [(20, 6)]
+    assert [(c.current, c.new) for c in undo.changes] == [(20, before["ecs/prod-cluster/ingestion-api/desired"])]
     assert apply(undo).status == "planned" and snapshot_value(ops, "ecs/prod-cluster/ingestion-api/desired") == 20
     # through the CLI, as an operator would: `runbook undo AUDIT_ID --apply`
     monkeypatch.setenv("OPSLIB_SANDBOX_DIR", str(sandbox_dir))
@@ -130,7 +147,8 @@ def test_failure_midway_is_recorded_and_undo_restores_the_first_change(act_env, 
     out = CliRunner().invoke(cli_main, ["undo", result.audit_id, "--profile", "sandbox", "--apply"],
                              standalone_mode=False)
     assert out.exception is None, out.output
-    assert out.return_value == 0 and "APPLIED" in out.output and "--desired-count 6" in out.output
+    assert out.return_value == 0 and "APPLIED" in out.output
+    assert f"--desired-count {before['ecs/prod-cluster/ingestion-api/desired']}" in out.output
     assert snapshot_value(ops, "ecs/prod-cluster/ingestion-api/desired") == before["ecs/prod-cluster/ingestion-api/desired"]
     last = AuditLog().records()[-1]
     assert last.undo_of == result.audit_id and last.status == "applied"
@@ -144,6 +162,7 @@ def snapshot_value(ops, key):
 
 def test_every_attempt_is_audited_in_the_log_and_the_database(act_env):
     ops, _, _ = act_env
+    desired = snapshot_value(ops, "ecs/prod-cluster/ingestion-api/desired")
     apply(ecs.plan_desired_count(ops, "ingestion-api", 8))                                     # planned
     apply(ecs.plan_desired_count(ops, "ingestion-api", 8), dry_run=False)                      # applied
     apply(ecs.plan_desired_count(ops, "ingestion-api", 500), dry_run=False, raise_on_error=False)  # refused
@@ -156,7 +175,7 @@ def test_every_attempt_is_audited_in_the_log_and_the_database(act_env):
         assert r.operator.user and r.operator.aws_arn.startswith("arn:aws:")
         assert r.profile == "sandbox" and r.run_id == "test-run-1" and r.timestamp.startswith("2026-11-25T12:00")
         assert r.steps[0].change["cli"].startswith("aws ecs update-service")
-    assert (records[1].steps[0].before, records[1].steps[0].after) == (6, 8)
+    assert (records[1].steps[0].before, records[1].steps[0].after) == (desired, 8)
     assert "outside the profile's bounds" in records[2].reason
     assert "plan again" in records[3].reason
     # the Security notebook's audit-trail query (the runbook's, with a bound as_of) shows them
@@ -165,7 +184,7 @@ def test_every_attempt_is_audited_in_the_log_and_the_database(act_env):
     with ops.database.connect() as conn:
         rows = conn.execute(query, {"as_of": "2026-11-25T12:00:00+00:00"}).all()
     ids = [r.id for r in records]
-    mine = [row for row in rows if row.details["id"] in ids]
+    mine = [row for row in rows if (row.details or {}).get("id") in ids]      # not the seeded audit rows
     assert [row.action.split(":")[0] for row in mine] == ["runbook.planned", "runbook.applied", "runbook.refused",
                                                           "runbook.failed"]
     assert all(row.user_id == records[0].operator.user for row in mine)
@@ -173,6 +192,7 @@ def test_every_attempt_is_audited_in_the_log_and_the_database(act_env):
 
 def test_secret_values_never_reach_the_audit_trail(act_env):
     ops, _, _ = act_env
+    seeded_password = _secret(ops)["password"]
     plan = secrets.plan_update_secret(ops, value={"password": "n3w-Sup3r-Secret"})
     assert "keys password" in plan.changes[0].attribute
     apply(plan, dry_run=False)
@@ -180,10 +200,10 @@ def test_secret_values_never_reach_the_audit_trail(act_env):
     with ops.database.connect() as conn:
         db_text = json.dumps(conn.execute(sa.text("SELECT details FROM audit_logs")).scalars().all())
     for text in (log_text, db_text, plan.to_text(), plan._repr_html_()):
-        assert "n3w-Sup3r-Secret" not in text and "s3cr3t-PASSWORD-x" not in text
+        assert "n3w-Sup3r-Secret" not in text and seeded_password not in text
     undo = plan_undo(ops, AuditLog().records()[-1].id)
     assert apply(undo, dry_run=False).status == "applied"
     # AWSCURRENT named explicitly: moto 5.2 answers a request without a stage from the last *written* version
     value = ops.client("secretsmanager").get_secret_value(SecretId=ops.profile.secrets.database_connection,
                                                           VersionStage="AWSCURRENT")
-    assert json.loads(value["SecretString"])["password"] == "s3cr3t-PASSWORD-x"
+    assert json.loads(value["SecretString"])["password"] == seeded_password

@@ -19,7 +19,6 @@ from opslib.errors import ActionFailed, ParameterError
 from opslib.sections.incident import diagnostics
 from opslib.sandbox import synthetic_records
 from opslib.sandbox.state import SandboxState
-from test_actions_env import act_moto  # noqa: F401  (fixture: moto in a process of its own)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
