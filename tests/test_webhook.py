@@ -106,7 +106,8 @@ def make_server(tmp_path, profile, certs, *, runner, fake=None, capacity=20, con
                                   pagerduty_token="pd-token", pagerduty_from="oncall@example.com")
     return webhook.build(profile, tmp_path, settings, runner=runner, respond=responder.send,
                          clock=lambda: datetime.now(timezone.utc), data_clock=lambda: NOW + timedelta(minutes=5),
-                         options=webhook.Options(capacity=capacity, concurrency=concurrency, dedupe_minutes=dedupe),
+                         options=webhook.Options(capacity=capacity, concurrency=concurrency, dedupe_minutes=dedupe,
+                                                 port=0),        # any free port: other processes may serve 8787
                          parameters_of=lambda nb: DEFAULTS.get(nb, {}))
 
 
