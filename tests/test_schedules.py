@@ -125,7 +125,7 @@ def test_check_runs_the_preflight(tmp_path):
     assert proc.returncode == 2 and "runbook sandbox up" in proc.stdout
 
 
-def test_dag_binds_time_parameters_to_the_data_interval():
+def test_dag_binds_time_parameters_to_the_data_interval(tmp_path):
     s = load_schedules(REPO_SCHEDULES)
     text = airflow_dag(s)
     tree = ast.parse(text)
@@ -142,25 +142,23 @@ def test_dag_binds_time_parameters_to_the_data_interval():
     args = ast.unparse(kw["default_args"])
     assert "'retries': 2" in args and "timedelta(minutes=5.0)" in args
     assert "as_of" not in commands["runbook__system_overview_daily"][0]   # a notebook without a time parameter
-    s2 = load_schedules(_write(s, catchup=True))
+    s2 = load_schedules(_write(tmp_path, s, catchup=True))
     assert "catchup=True" in airflow_dag(s2)
 
 
-def _write(s, **changes):
-    import tempfile
-
+def _write(folder: Path, s, **changes):
     import yaml
     data = s.model_dump(exclude_none=True)
     for job in data["jobs"]:
         job.update(changes)
-    path = Path(tempfile.mkdtemp()) / "s.yaml"
+    path = folder / "s.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
 
-def test_job_options_are_checked():
+def test_job_options_are_checked(tmp_path):
     with pytest.raises(ParameterError) as info:
-        load_schedules(_write(load_schedules(REPO_SCHEDULES), retries=-1))
+        load_schedules(_write(tmp_path, load_schedules(REPO_SCHEDULES), retries=-1))
     assert "retries" in info.value.name
 
 
