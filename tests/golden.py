@@ -8,6 +8,7 @@ Both sides are normalised first, so the golden file stays small and a diff reads
   point count), not its base64 arrays;
 * an output with a ``text/plain`` rendering keeps it and drops its ``text/html`` twin (a DataFrame, the
   findings table; the findings' JSON stays);
+* consecutive prints of a cell are one stream output, however the kernel flushed them;
 * volatile values are replaced (run ids, archive and temporary paths, loopback ports, wall-clock times)
   and run metadata (papermill timings, the run record) is ignored.
 
@@ -26,6 +27,7 @@ import nbformat
 from pytest_notebook.diffing import diff_notebooks, diff_to_string, filter_diff
 from pytest_notebook.nb_regression import NBRegressionError, NBRegressionFixture
 from pytest_notebook.notebook import regex_replace_nb
+from pytest_notebook.post_processors import coalesce_streams
 
 GOLDEN = Path(__file__).parent / "golden"
 SANDBOX_DAY = date(2026, 11, 25)          # conftest.TEST_NOW
@@ -98,7 +100,8 @@ def _outline(fig: dict) -> dict:
 
 def normalise(nb) -> nbformat.NotebookNode:
     """The comparable form of an output notebook (see the module docstring)."""
-    nb = nbformat.from_dict(copy.deepcopy(dict(nb)))
+    # one stream output per name: a kernel may flush a cell's prints in one message or in several
+    nb, _ = coalesce_streams(nbformat.from_dict(copy.deepcopy(dict(nb))), {})
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{index}"                        # papermill's injected cell gets a random one
         if cell.get("cell_type") == "code" and any(v in cell.get("source", "") for v in VOLATILE_SOURCES):
