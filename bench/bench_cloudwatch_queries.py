@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from moto.cloudwatch.models import CloudWatchBackend
 
 from opslib.aws.cloudwatch import metric_frame
-from opslib.sandbox import metric_history, moto_gaps
+from opslib.sandbox import metric_history
 from opslib.sandbox.core import Sandbox, SandboxConfig
 
 
@@ -36,12 +36,7 @@ def main() -> None:
     now = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
     with tempfile.TemporaryDirectory() as tmp:
         sb = Sandbox(SandboxConfig(dir=tmp, now=now))
-        moto_gaps.install()
-        from moto.server import ThreadedMotoServer
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        sb.endpoint = f"http://{host}:{port}"
+        sb.start_aws()
         metric_history.seed(sb)
         cw = sb.client("cloudwatch")
         metrics = sb.profile.metrics
@@ -61,7 +56,7 @@ def main() -> None:
             slow = timed(fn, 1)
             CloudWatchBackend.get_metric_data = indexed
             print(f"{label:<34} {fast:>10.3f} {slow:>11.3f} {slow / fast:>6.0f}x")
-        server.stop()
+        sb.stop_aws()
 
 
 if __name__ == "__main__":

@@ -21,20 +21,11 @@ from pathlib import Path
 
 
 def main(directory: str, now: str, profile: str = "sandbox", seed: int = 42) -> None:
-    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-    from moto.server import ThreadedMotoServer
-
-    from opslib.sandbox import moto_gaps, seed_aws, snapshot
-    from opslib.sandbox.core import MOTO_DEFAULT_ACCOUNT, Sandbox, SandboxConfig
+    from opslib.sandbox import seed_aws, snapshot
+    from opslib.sandbox.core import Sandbox, SandboxConfig
 
     sb = Sandbox(SandboxConfig(dir=Path(directory), seed=seed, now=datetime.fromisoformat(now), profile=profile))
-    if sb.account_id != MOTO_DEFAULT_ACCOUNT:          # as Sandbox._start: every request in the profile's account
-        os.environ["MOTO_ACCOUNT_ID"] = sb.account_id
-    moto_gaps.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    sb.endpoint = f"http://{host}:{port}"
+    sb.start_aws()
     seed_aws.seed(sb)
     state, containers = snapshot._take_moto()
     snap = snapshot.Snapshot(moto=state, containers=containers, warehouse=Path(os.devnull))
@@ -66,7 +57,7 @@ def main(directory: str, now: str, profile: str = "sandbox", seed: int = 42) -> 
     print(json.dumps({"endpoint": sb.endpoint, "control": f"http://127.0.0.1:{control.server_port}"}), flush=True)
     sys.stdin.read()                                # until the test process closes the pipe (or ends)
     control.shutdown()
-    server.stop()
+    sb.stop_aws()
 
 
 if __name__ == "__main__":

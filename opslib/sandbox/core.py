@@ -109,12 +109,13 @@ class Sandbox:
         sb._start()
         return sb
 
-    def _start(self) -> None:
+    def start_aws(self) -> None:
+        """moto's server on a free loopback port, patched by :mod:`.moto_gaps`, answering in the profile's
+        account; sets ``endpoint``. The first step of :meth:`start`; alone, for a moto seeded by other means
+        (the action tests' server, benchmarks). :meth:`stop_aws` undoes it."""
         from moto.server import ThreadedMotoServer
-        from . import ecs_scheduler, health, moto_gaps, sns_signing
+        from . import moto_gaps
 
-        t0 = time.monotonic()
-        self.config.dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
         # every request lands in the profile's account (moto's backends are per process: one sandbox a process).
         # moto's own default account needs no override, and the override outranks the x-moto-account-id header
@@ -127,6 +128,23 @@ class Sandbox:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+
+    def stop_aws(self) -> None:
+        if self._moto:
+            self._moto.stop()
+            self._moto = None
+        if self.account_id != MOTO_DEFAULT_ACCOUNT:          # the process's moto as it was before us
+            if self._account_env is None:
+                os.environ.pop("MOTO_ACCOUNT_ID", None)
+            else:
+                os.environ["MOTO_ACCOUNT_ID"] = self._account_env
+
+    def _start(self) -> None:
+        from . import ecs_scheduler, health, sns_signing
+
+        t0 = time.monotonic()
+        self.config.dir.mkdir(parents=True, exist_ok=True)
+        self.start_aws()
         self.health = health.HealthServer(self)
         self.health.start()
         self.sns_certs = sns_signing.CertServer().start()     # moto's SNS signing certificates, on loopback
@@ -176,14 +194,7 @@ class Sandbox:
             sns_signing.uninstall(self.sns_certs)
             self.sns_certs.stop()
             self.sns_certs = None
-        if self._moto:
-            self._moto.stop()
-            self._moto = None
-        if self.account_id != MOTO_DEFAULT_ACCOUNT:          # the process's moto as it was before us
-            if self._account_env is None:
-                os.environ.pop("MOTO_ACCOUNT_ID", None)
-            else:
-                os.environ["MOTO_ACCOUNT_ID"] = self._account_env
+        self.stop_aws()
         from . import snapshot, sql
         snapshot.discard(self, self.snapshot)
         self.snapshot = None
