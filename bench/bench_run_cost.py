@@ -3,7 +3,8 @@
 For each read-only notebook, in one run: the CPU seconds of `runbook run NOTEBOOK --json` (the runner
 process and its kernel: parameters, execution, findings, scrubbing, HTML, archive, manifest), against
 the baseline of papermill executing a notebook that holds the same imports and nothing else (a kernel
-that starts and imports what the runbook needs). Both are children of this process; their CPU
+that starts and imports what the runbook needs). Each side is also split into its own process (the runner,
+papermill) and its kernel. Both are children of this process; their CPU
 (user+system, kernel included: each reaps its kernel) is read from RUSAGE_CHILDREN. The baseline's papermill
 skips the optional libraries of jsonschema's format checkers as `runbook` does (see opslib/__init__.py):
 rfc3987-syntax's grammar alone is about 3 s of CPU per process that no notebook needs, which would otherwise
@@ -35,16 +36,30 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 # papermill's own CLI, without the optional libraries of jsonschema's format checkers (rfc3987-syntax's grammar...),
 # as every process importing opslib runs (see opslib/__init__.py)
 SKIPPED = ("rfc3987_syntax", "rfc3986_validator", "rfc3339_validator", "isoduration", "webcolors", "uri_template", "fqdn")
-PAPERMILL = f"import sys; sys.modules.update(dict.fromkeys({SKIPPED!r})); from papermill.cli import papermill; papermill()"
+# each command reports, as its last line on stderr, its own CPU and its children's (the kernel's): the split
+SPLIT = ("import atexit, resource, sys\n"
+         "def _split():\n"
+         "    s, c = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+         "    print('cpu-split', s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime, file=sys.stderr)\n"
+         "atexit.register(_split)\n")
+PAPERMILL = SPLIT + f"sys.modules.update(dict.fromkeys({SKIPPED!r})); from papermill.cli import papermill; papermill()"
+RUNBOOK = SPLIT + "from opslib.cli import run; run()"
 
 
-def cpu_of(cmd: list[str], env: dict) -> float:
+def cpu_of(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(CPU seconds of the command and its children, of which its own process's)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd[-6:])} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    own = float(proc.stderr.strip().splitlines()[-1].split()[1])
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), own
+
+
+def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The run of median total CPU (its own split with it)."""
+    return sorted(runs)[(len(runs) - 1) // 2]
 
 
 def imports_only(source: Path, target: Path) -> None:
@@ -85,13 +100,15 @@ def main() -> None:
                 imports_only(NOTEBOOKS / f"{name}.ipynb", base_nb)
                 ours_runs, base_runs = [], []
                 for _ in range(args.repeat):
-                    ours_runs.append(cpu_of([sys.executable, "-c", "from opslib.cli import run; run()", "run", name,
+                    ours_runs.append(cpu_of([sys.executable, "-c", RUNBOOK, "run", name,
                                              "--archive", str(tmp / "runs"), "--json"], env))
                     base_runs.append(cpu_of([sys.executable, "-c", PAPERMILL, "--no-progress-bar", "--cwd",
                                              str(NOTEBOOKS), str(base_nb), str(tmp / f"{name}-out.ipynb")], env))
-                ours, base = statistics.median(ours_runs), statistics.median(base_runs)
+                (ours, ours_own), (base, base_own) = _median(ours_runs), _median(base_runs)
                 rows.append((name, base, ours))
-                print(f"{name:24} baseline {base:6.2f}  runbook run {ours:6.2f}  ratio {ours / base:5.2f}x", flush=True)
+                print(f"{name:24} baseline {base:6.2f} (papermill {base_own:.2f}, kernel {base - base_own:.2f})  "
+                      f"runbook run {ours:6.2f} (runner {ours_own:.2f}, kernel {ours - ours_own:.2f})  "
+                      f"ratio {ours / base:5.2f}x", flush=True)
         finally:
             control.shutdown()
             sb.stop()

@@ -1,4 +1,5 @@
-"""Charts: DataFrame in, plotly Figure out. Never ``.show()`` here: the notebook displays the figure."""
+"""Charts: DataFrame in, plotly Figure out. Never ``.show()`` here: the notebook displays the figure, in the look
+:func:`opslib.notebook.setup` sets (plotly's default template, not one per figure)."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -49,7 +50,7 @@ def timeseries(frame: pd.DataFrame | pd.Series, *, title: str, y_title: str = ""
         fig.add_hline(y=target, line_dash="dash", line_color=TARGET_COLOR,
                       annotation_text=f"{target_label} {target:g}", annotation_position="top left")
     fig.update_layout(title=title, yaxis_title=y_title, height=340, margin={"l": 50, "r": 20, "t": 50, "b": 40},
-                      legend={"orientation": "h", "y": -0.2}, template="plotly_white")
+                      legend={"orientation": "h", "y": -0.2})
     return fig
 
 
@@ -59,7 +60,7 @@ def status_bar(labels: Iterable[str], values: Iterable[float], *, title: str, co
     fig = go.Figure(go.Bar(y=list(labels), x=list(values), orientation="h",
                            marker={"color": list(colors)} if colors is not None else None))
     fig.update_layout(title=title, xaxis_title=x_title, height=max(240, 40 * len(fig.data[0].y) + 100),
-                      margin={"l": 160, "r": 20, "t": 50, "b": 40}, template="plotly_white")
+                      margin={"l": 160, "r": 20, "t": 50, "b": 40})
     return fig
 
 
@@ -75,8 +76,7 @@ def grouped_lines(frame: pd.DataFrame, *, x: str, y: str, group: str, title: str
                                  name=highlight.get("label", "selected"),
                                  marker={"color": TARGET_COLOR, "size": 14, "symbol": "star"}))
     fig.update_layout(title=title, xaxis_title=x_title or x, yaxis_title=y_title or y, height=360,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2},
-                      template="plotly_white")
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2})
     if log_x:
         fig.update_xaxes(type="log")
     return fig

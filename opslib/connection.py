@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.utils import parse_timestamp
 
 from .config import Profile, expand_env, load_profile
 from .errors import ProfileError
@@ -23,6 +25,28 @@ if TYPE_CHECKING:              # SQLAlchemy is imported where an engine is made:
 Region = Literal["primary", "dr"] | str
 SANDBOX = "sandbox"
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def utc_timestamp(value: "str | int | float") -> datetime:
+    """botocore's timestamp parser for our sessions: every timestamp AWS returns as an aware UTC datetime. Epoch
+    numbers and ISO 8601 texts (the common cases) are read by the standard library; anything else goes to botocore's
+    own parser. botocore's default returns the machine's local zone through dateutil, about 40 us per value: a day
+    of one-minute CloudWatch datapoints for three metrics, 0.15 s of CPU."""
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = parse_timestamp(value)
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def new_session(**kwargs) -> boto3.Session:
+    """A boto3 Session (``kwargs`` as boto3.Session's) whose clients parse timestamps with :func:`utc_timestamp`
+    (botocore's ``response_parser_factory`` component, as the AWS CLI sets its own)."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
+    return boto3.Session(botocore_session=core, **kwargs)
 
 
 @dataclass
@@ -39,9 +63,9 @@ class Ops:
     def __post_init__(self) -> None:
         if self.session is None:
             if self.sandbox is not None:
-                self.session = boto3.Session(region_name=self.profile.aws.primary_region, **SANDBOX_CREDENTIALS)
+                self.session = new_session(region_name=self.profile.aws.primary_region, **SANDBOX_CREDENTIALS)
             else:
-                self.session = boto3.Session(profile_name=self.profile.aws.profile_name,
+                self.session = new_session(profile_name=self.profile.aws.profile_name,
                                              region_name=self.profile.aws.primary_region)
 
     # -- AWS -------------------------------------------------------------------------------

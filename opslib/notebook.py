@@ -19,11 +19,16 @@ import plotly.io as pio
 from .settings import resolve_lab_profile
 
 RENDERER = "plotly_mimetype"
+#: the look of every chart (opslib.charts and the sections' own figures set no template of their own): plotly
+#: applies its default template once per figure when it is displayed, while ``template=...`` on each figure
+#: validates and copies the whole template again (~30 ms per figure, 0.1 s for the first)
+TEMPLATE = "plotly_white"
 
 
 def setup(profile: str | None = None) -> str | None:
-    """Configure plotly for compact, offline-renderable outputs; return the profile to use."""
+    """Configure plotly for compact, offline-renderable outputs in one look; return the profile to use."""
     pio.renderers.default = RENDERER
+    pio.templates.default = TEMPLATE
     lab = resolve_lab_profile()
     if lab and profile and lab != profile:
         print(f"runbook lab: using profile {lab!r} (the parameters cell says {profile!r})")

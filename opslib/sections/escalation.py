@@ -269,7 +269,7 @@ def escalation_chart(status: EscalationStatus) -> "go.Figure":
     fig.add_annotation(x=status.now, y=1, yref="paper", text=f"now {status.now:%H:%M}Z", showarrow=False,
                        yanchor="bottom")
     fig.update_layout(title=f"{status.severity} escalation: red due, orange next, grey later; dashed line = now",
-                      height=300, margin={"l": 220, "r": 20, "t": 60, "b": 40}, template="plotly_white",
+                      height=300, margin={"l": 220, "r": 20, "t": 60, "b": 40},
                       showlegend=False)
     return fig
 

@@ -180,6 +180,5 @@ def activity_chart(classified: pd.DataFrame, *, title: str = "CloudTrail events 
         fig.add_trace(go.Bar(x=table.index, y=table[ip], name=f"{ip} (suspicious)" if flagged else ip,
                              marker={"color": color, "line": {"color": "black", "width": 1.5 if flagged else 0}}))
     fig.update_layout(title=title, barmode="stack", yaxis_title="events per hour", height=360,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2},
-                      template="plotly_white")
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2})
     return fig
