@@ -28,20 +28,21 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from opslib.jsonschema_formats import SKIPPED  # noqa: I001  (first: nbformat would compile rfc3987-syntax's grammar)
+
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
-# papermill's own CLI, without the optional libraries of jsonschema's format checkers (rfc3987-syntax's grammar...),
-# as every process importing opslib runs (see opslib/__init__.py)
-SKIPPED = ("rfc3987_syntax", "rfc3986_validator", "rfc3339_validator", "isoduration", "webcolors", "uri_template", "fqdn")
 # each command reports, as its last line on stderr, its own CPU and its children's (the kernel's): the split
 SPLIT = ("import atexit, resource, sys\n"
          "def _split():\n"
          "    s, c = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
          "    print('cpu-split', s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime, file=sys.stderr)\n"
          "atexit.register(_split)\n")
+# papermill's own CLI, without the optional libraries of jsonschema's format checkers (rfc3987-syntax's grammar...),
+# as every process importing opslib runs (see opslib/jsonschema_formats.py)
 PAPERMILL = SPLIT + f"sys.modules.update(dict.fromkeys({SKIPPED!r})); from papermill.cli import papermill; papermill()"
 RUNBOOK = SPLIT + "from opslib.cli import run; run()"
 
