@@ -29,8 +29,10 @@ demo: $(STAMP)
 # runs), and the modules that share the session's healthy notebook runs (tests/conftest.py, `healthy_runs`)
 # on one worker too: `--dist loadgroup` with the groups conftest.py gives every test. Every worker starts its
 # own sandbox. Tests on this machine's PostgreSQL each use their own scratch database, and
-# pg_stat_statements is read per database, so workers do not disturb each other.
-PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadgroup
+# pg_stat_statements is read per database, so workers do not disturb each other. The groups are handed out in
+# collection order (--no-loadscope-reorder; xdist would order them by their number of tests), in which conftest.py
+# puts the longest first.
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)

@@ -79,6 +79,9 @@ def ops(sandbox):
 #: ``--dist loadgroup``; every other module is a group of its own (as ``--dist loadfile`` groups them)
 HEALTHY_RUN_MODULES = {"test_notebooks_actions.py", "test_notebook_disaster_recovery.py",
                        "test_notebook_incident_response.py", "test_notebook_maintenance.py"}
+#: the groups that take longest (minutes of notebook runs each, `--durations` of `make test`), in that order
+LONGEST_FIRST = ("test_other_pipeline.py", "healthy-runs", "test_notebooks_sections_1_3.py", "test_init_sandbox.py",
+                 "test_actions_safety.py", "test_schedules_sandbox.py")
 #: runs that must find another notebook's run in their archive first: maintenance's weekly capacity review
 #: is the performance-tuning run
 RUN_AFTER = {"maintenance": ("performance-tuning",)}
@@ -89,13 +92,19 @@ def pytest_collection_modifyitems(config, items):
     """Tests that use the session sandbox (directly or through ``ops``/``healthy_sandbox``) or a moto
     server of their own are marked ``sandbox``; every test gets its tier's marker (``unit``, ``functional``
     or ``e2e``, see :func:`tier`: ``make test-fast`` is ``-m unit``) and its xdist group (its module, or
-    ``healthy-runs``). ``tryfirst``: xdist reads the groups in its own hook."""
+    ``healthy-runs``); the longest groups are moved first. ``tryfirst``: xdist reads the groups in its own hook."""
     for item in items:
         if SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
         item.add_marker(getattr(pytest.mark, tier(item)))
-        module = item.path.name
-        item.add_marker(pytest.mark.xdist_group("healthy-runs" if module in HEALTHY_RUN_MODULES else module))
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+    # xdist hands out the groups in collection order: the longest first, so that no worker starts one of them last
+    items.sort(key=lambda item: LONGEST_FIRST.index(group(item)) if group(item) in LONGEST_FIRST else len(LONGEST_FIRST))
+
+
+def group(item) -> str:
+    module = item.path.name
+    return "healthy-runs" if module in HEALTHY_RUN_MODULES else module
 
 
 @dataclass
