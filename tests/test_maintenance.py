@@ -102,7 +102,7 @@ def test_unreadable_pem_fails_and_an_unreadable_one_is_unknown(tmp_path):
     rows = certificates.collect(now=TEST_NOW, pem_paths=[tmp_path / "bad.crt", tmp_path / "missing.crt"])
     assert [(r.error is not None, r.unknown) for r in rows] == [(True, False), (True, True)]
     checks = certificates.certificate_checks(rows)
-    assert [c.status for c in checks] == ["fail", "warn"] and checks[1].detail.startswith("unknown")
+    assert [c.status for c in checks] == ["fail", "unknown"] and checks[1].detail.startswith("unknown")
     with pytest.raises(certificates.CertificateError, match="not a PEM certificate"):
         certificates.pem_expiry(tmp_path / "bad.crt", now=TEST_NOW)
 
@@ -149,7 +149,7 @@ def test_unreachable_endpoint_is_unknown_not_a_failure():
     assert time.monotonic() - t0 < 5
     assert rows[0].error and "cannot read the certificate" in rows[0].error and rows[0].status() == "unknown"
     [check] = certificates.certificate_checks(rows)
-    assert check.status == "warn" and check.detail.startswith("unknown (not measurable)")
+    assert check.status == "unknown" and check.detail.startswith("unknown (not measurable)")
     assert certificates.parse_endpoint("api.example.com") == ("api.example.com", 443)
 
 
@@ -182,7 +182,7 @@ def test_unreadable_load_balancers_are_unknown(ops):
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, name)
     [row] = certificates.listener_expiry(Denied(), ops.client("acm"), now=ops.now(), region="us-east-1")
     assert row.status() == "unknown" and "AccessDenied" in row.error
-    assert certificates.certificate_checks([row])[0].status == "warn"
+    assert certificates.certificate_checks([row])[0].status == "unknown"
 
 
 def test_renewal_plan_shows_the_runbook_commands(ops, tmp_path):

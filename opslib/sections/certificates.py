@@ -5,8 +5,8 @@ of the profile or the notebook's ``pem_paths``); nothing else is looked for.
 
 Each source gives :class:`CertStatus` rows; :func:`certificate_checks` turns them into findings with the
 profile's thresholds (``certificates.warn_days``/``fail_days``: warn under 30 days, fail under 14). A
-source that cannot be read (host unreachable, access denied) is "unknown", a warn: it says nothing about
-the certificate. :func:`renewal_plan` lists the runbook's renewal commands. Nothing here changes anything."""
+source that cannot be read (host unreachable, access denied) is an ``unknown`` finding: it says nothing about
+the certificate, so the run exits 5 (could not see) unless something failed, instead of passing quietly. :func:`renewal_plan` lists the runbook's renewal commands. Nothing here changes anything."""
 from __future__ import annotations
 
 import html
@@ -298,8 +298,8 @@ def frame(statuses: list[CertStatus], warn_days: int = WARN_DAYS, fail_days: int
 
 def certificate_checks(statuses: list[CertStatus], *, warn_days: int = WARN_DAYS,
                        fail_days: int = FAIL_DAYS) -> list[Check]:
-    """One check per certificate: ok; warn under ``warn_days`` days or when it could not be read
-    (unknown); fail under ``fail_days``, expired, or not a certificate."""
+    """One check per certificate: ok; warn under ``warn_days`` days; unknown when it could not be read; fail
+    under ``fail_days``, expired, or not a certificate."""
     if not statuses:
         return [Check.warn("certificates", "no certificate found: no load balancer listener serves one, no "
                                            "https health URL, no PEM file named")]
@@ -311,8 +311,7 @@ def certificate_checks(statuses: list[CertStatus], *, warn_days: int = WARN_DAYS
         figures = {"days_left": s.days_left, "not_after": s.not_after, "subject": s.subject, "arn": s.arn,
                    "used_by": list(s.used_by)}
         if status == "unknown":
-            checks.append(Check("certificate " + f"{s.kind} {s.source}", "warn",
-                                f"unknown (not measurable): {s.error}{served}", {**figures, "unknown": True}))
+            checks.append(Check.unknown(name, f"unknown (not measurable): {s.error}{served}", **figures))
             continue
         if s.error:
             detail = s.error
