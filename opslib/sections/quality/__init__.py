@@ -14,10 +14,6 @@ from .rules import (METHODS, Duplicates, Freshness, QualityScore, completeness_c
 from ...events_table import EventsTable, reflect, split_name
 from ...config import EVENT_COLUMNS
 
-#: the data-quality notebook's name for :func:`open_connection` (its source is pinned by tests/golden); not
-#: exported: ``opslib.connect`` is the one ``connect``
-connect = open_connection
-
 __all__ = ["TESTED_DIALECTS", "db_time", "hour_trunc", "seconds_between", "SOURCES", "Window", "compiled_sql", "open_connection",
            "completeness", "duplicates", "duplicates_hourly", "engine_for", "freshness", "hourly_activity",
            "resolve_as_of", "runbook_completeness", "runbook_queries", "validity", "window", "Duplicates",
