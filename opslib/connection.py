@@ -66,7 +66,7 @@ class Ops:
                 self.session = new_session(region_name=self.profile.aws.primary_region, **SANDBOX_CREDENTIALS)
             else:
                 self.session = new_session(profile_name=self.profile.aws.profile_name,
-                                             region_name=self.profile.aws.primary_region)
+                                           region_name=self.profile.aws.primary_region)
 
     # -- AWS -------------------------------------------------------------------------------
     @property
