@@ -537,9 +537,14 @@ def connection_exhaustion(sb, count: int | None = None, target: float = 0.85) ->
     return ConnectionExhaustion(held=len(sb.pg.held), in_use=in_use, max_connections=max_conn)
 
 
-def release_connections(sb) -> int:
+RELEASE_WAIT_SECONDS = 10.0
+
+
+def release_connections(sb, wait: float = RELEASE_WAIT_SECONDS) -> int:
     """Close the connections held by :func:`connection_exhaustion` (and terminate any left over by an
-    earlier process); the number closed."""
+    earlier process), then wait up to ``wait`` seconds until their backends have left pg_stat_activity (a
+    backend exits after its client closes or it is terminated, not at once: a check right after a reset would
+    still count them); the number closed."""
     pg: PgState | None = getattr(sb, "pg", None)
     if pg is None:
         return 0
@@ -547,12 +552,18 @@ def release_connections(sb) -> int:
     for conn in pg.held:
         conn.close()
     pg.held.clear()
+    mine = ("FROM pg_stat_activity WHERE application_name = :app AND datname = current_database() "
+            "AND pid <> pg_backend_pid()")
     try:
         with pg.engine.connect() as conn:
-            conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :app "
-                "AND datname = current_database() AND pid <> pg_backend_pid()"), {"app": FAULT_APP_NAME}).all()
+            conn.execute(sa.text(f"SELECT pg_terminate_backend(pid) {mine}"), {"app": FAULT_APP_NAME}).all()
             conn.commit()
+            deadline = time.monotonic() + wait
+            while conn.execute(sa.text(f"SELECT count(*) {mine}"), {"app": FAULT_APP_NAME}).scalar():
+                conn.commit()            # a new snapshot of pg_stat_activity
+                if time.monotonic() > deadline:
+                    raise SandboxError(f"the sandbox's held connections were still open {wait:g}s after release")
+                time.sleep(0.05)
     except sa.exc.SQLAlchemyError as exc:
         raise SandboxError(f"could not release the sandbox's held connections: {exc}") from exc
     return closed
