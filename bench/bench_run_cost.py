@@ -6,7 +6,7 @@ the baseline of papermill executing a notebook that holds the same imports and n
 that starts and imports what the runbook needs). Each side is also split into its own process (the runner,
 papermill) and its kernel. Both are children of this process; their CPU
 (user+system, kernel included: each reaps its kernel) is read from RUSAGE_CHILDREN. The baseline's papermill
-skips the optional libraries of jsonschema's format checkers as `runbook` does (see opslib/__init__.py):
+skips the optional libraries of jsonschema's format checkers as `runbook` does (see opslib/jsonschema_formats.py):
 rfc3987-syntax's grammar alone is about 3 s of CPU per process that no notebook needs, which would otherwise
 inflate the baseline.
 With ``--repeat N`` the two commands run in N alternating pairs and each side's median counts. The sandbox runs in this process (as in

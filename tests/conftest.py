@@ -99,7 +99,8 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(getattr(pytest.mark, tier(item)))
         item.add_marker(pytest.mark.xdist_group(group(item)))
     # xdist hands out the groups in collection order: the longest first, so that no worker starts one of them last
-    items.sort(key=lambda item: LONGEST_FIRST.index(group(item)) if group(item) in LONGEST_FIRST else len(LONGEST_FIRST))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group(item), len(rank)))
 
 
 def group(item) -> str:

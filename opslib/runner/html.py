@@ -31,7 +31,7 @@ from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from plotly.offline import get_plotlyjs
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-#: the kernel says ``ipython3``; runbook cells hold no IPython magics (tests/test_layers.py), and pygments' own
+#: the kernel says ``ipython3``; runbook cells hold no IPython magics (tests/test_notebook_sources.py), and pygments' own
 #: Python lexer loads without importing IPython's lexers module and compiling its extra rules (~0.2 s per run)
 PLAIN_LEXERS = {"ipython3": "python3", "ipython": "python", "ipython2": "python2"}
 TEMPLATE = "opslib_run.html.j2"

@@ -6,7 +6,8 @@ of the profile or the notebook's ``pem_paths``); nothing else is looked for.
 Each source gives :class:`CertStatus` rows; :func:`certificate_checks` turns them into findings with the
 profile's thresholds (``certificates.warn_days``/``fail_days``: warn under 30 days, fail under 14). A
 source that cannot be read (host unreachable, access denied) is an ``unknown`` finding: it says nothing about
-the certificate, so the run exits 5 (could not see) unless something failed, instead of passing quietly. :func:`renewal_plan` lists the runbook's renewal commands. Nothing here changes anything."""
+the certificate, so the run exits 5 (could not see) unless something failed, instead of passing quietly.
+:func:`renewal_plan` lists the runbook's renewal commands. Nothing here changes anything."""
 from __future__ import annotations
 
 import html
@@ -365,7 +366,8 @@ class RenewalPlan:
 
 def listeners_using(elbv2: Any, certificate_arn: str) -> list[str]:
     """ARNs of the load balancer listeners that serve ``certificate_arn``."""
-    return [listener["ListenerArn"] for _, listener, arns in elb_reads.listener_certificate_arns(elbv2) if certificate_arn in arns]
+    return [listener["ListenerArn"] for _, listener, arns in elb_reads.listener_certificate_arns(elbv2)
+            if certificate_arn in arns]
 
 
 def renewal_plan(statuses: list[CertStatus], *, warn_days: int = WARN_DAYS, fail_days: int = FAIL_DAYS,
