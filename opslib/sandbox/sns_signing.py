@@ -80,7 +80,8 @@ class CertServer:
         return Handler
 
     def start(self) -> "CertServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sns-certs", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="sns-certs", daemon=True)
         self._thread.start()
         return self
 

@@ -114,7 +114,8 @@ class Server:
 
     def start(self) -> "Server":
         self.app.receiver.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="webhook-http", daemon=True)
         self._thread.start()
         return self
 
