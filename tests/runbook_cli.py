@@ -1,24 +1,96 @@
-"""Run `runbook run` as a scheduler would (a subprocess) and read back its manifest entry."""
+"""Run `runbook` commands as a scheduler would (each in a process of its own) and read back what they recorded.
+
+Each command runs in a new process forked from a server that has already imported the CLI and the runner
+(multiprocessing's ``forkserver``, one per pytest process, gone when it exits): the child gets its own argv,
+environment, working folder, stdout and stderr and calls the console script's function, ``opslib.cli.run()``,
+as a ``runbook`` process does, without importing papermill, nbconvert, SQLAlchemy, boto3 and pydantic again
+(~0.5 s of CPU per command, a few hundred commands in the suite). Its exit code is the process's. Tests that
+signal a run, or start the CLI another way, use ``subprocess`` directly."""
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 
-
-def start(notebook: str, archive: Path, *params: str, profile: str | None = None) -> subprocess.Popen:
-    args = [sys.executable, "-c", "from opslib.cli import run; run()", "run", notebook, "--archive", str(archive),
-            "--json", *[x for p in params for x in ("-p", p)]]
-    if profile:
-        args += ["--profile", profile]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+#: what the fork server imports once: the CLI and what ``runbook run`` imports when it runs
+PRELOAD = ["opslib.cli", "opslib.runner.launch", "opslib.runner.execute", "opslib.runner.preflight",
+           "opslib.connection", "sqlalchemy", "runbook_cli"]
+_FORKS = multiprocessing.get_context("forkserver")
+_FORKS.set_forkserver_preload(PRELOAD)
 
 
-def finish(proc: subprocess.Popen) -> tuple[int, dict]:
+def _child(argv: list[str], env: dict, cwd: str, out: str, err: str) -> None:
+    """In the forked process: what a new ``runbook ARGV`` process would have, then the CLI. Its SystemExit is
+    the exit code; the exit handlers run as at a normal interpreter exit."""
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.stdout.flush(), sys.stderr.flush()
+    for fd, path in ((1, out), (2, err)):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    sys.argv = ["runbook", *argv]
+    from opslib.cli import run
+    try:
+        run()
+    finally:
+        atexit._run_exitfuncs()
+
+
+class Runbook:
+    """``runbook ARGS`` running in a forked child; ``communicate`` and ``returncode`` as subprocess.Popen's."""
+
+    def __init__(self, *args: str, env: dict | None = None, cwd: str | Path | None = None):
+        self.args, self.returncode = args, None
+        self._folder = tempfile.TemporaryDirectory(prefix="runbook-cli-")
+        self._out, self._err = (os.path.join(self._folder.name, n) for n in ("stdout", "stderr"))
+        self._process = _FORKS.Process(target=_child, name=f"runbook {' '.join(args[:2])}",
+                                       args=(list(args), {**os.environ, **(env or {})}, str(cwd or os.getcwd()),
+                                             self._out, self._err))
+        self._process.start()
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Wait for the end (at most ``timeout`` seconds: then SIGTERM, which stops the run and its kernel, and
+        subprocess.TimeoutExpired); its stdout and stderr."""
+        self._process.join(timeout)
+        timed_out = self._process.exitcode is None
+        if timed_out:
+            self._process.terminate()
+            self._process.join(60)
+            self._process.kill()
+            self._process.join()
+        try:
+            out, err = (Path(p).read_text() for p in (self._out, self._err))
+        finally:
+            self._folder.cleanup()
+        self.returncode = self._process.exitcode
+        if timed_out:
+            raise subprocess.TimeoutExpired(["runbook", *self.args], timeout, out, err)
+        return out, err
+
+
+def runbook(*args: str, env: dict | None = None, cwd: str | Path | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess:
+    """``runbook ARGS`` to its end: exit code, stdout and stderr."""
+    proc = Runbook(*args, env=env, cwd=cwd)
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(["runbook", *args], proc.returncode, out, err)
+
+
+def start(notebook: str, archive: Path, *params: str, profile: str | None = None) -> Runbook:
+    args = ["run", notebook, "--archive", str(archive), "--json", *[x for p in params for x in ("-p", p)]]
+    return Runbook(*args, *(["--profile", profile] if profile else []))
+
+
+def finish(proc: Runbook) -> tuple[int, dict]:
     out, err = proc.communicate(timeout=600)
     assert out.strip(), f"no JSON entry; stderr:\n{err[-3000:]}"
     return proc.returncode, json.loads(out)
@@ -29,16 +101,13 @@ def run(notebook: str, archive: Path, *params: str, profile: str | None = None) 
 
 
 def run_init(*args: str) -> subprocess.CompletedProcess:
-    """``runbook init ARGS`` in a child process."""
-    return subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "init", *args],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    """``runbook init ARGS`` in a process of its own."""
+    return runbook("init", *args, timeout=300)
 
 
 def run_all(profile: str, archive: Path) -> tuple[int, dict[str, dict]]:
     """``runbook run --all --profile PROFILE --json``: its exit code and each notebook's manifest entry."""
-    proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "run", "--all", "--profile",
-                           profile, "--archive", str(archive), "--json"],
-                          capture_output=True, text=True, timeout=900, env=dict(os.environ))
+    proc = runbook("run", "--all", "--profile", profile, "--archive", str(archive), "--json")
     assert proc.stdout.strip(), f"no JSON entries; stderr:\n{proc.stderr[-3000:]}"
     return proc.returncode, {e["notebook"]: e for e in json.loads(proc.stdout)}
 

@@ -10,27 +10,21 @@ and the last hour) - and run once per source; each drill asserts on its own chec
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import pytest
 
 import golden
+from runbook_cli import Runbook
 
 from opslib.drills import DRILLS, judge
 
 pytestmark = pytest.mark.slow
 
 
-def start(archive, *params: str) -> subprocess.Popen:
-    args = [sys.executable, "-c", "from opslib.cli import run; run()", "run", "data-quality", "--archive", str(archive),
-            "--json"]
-    for p in params:
-        args += ["-p", p]
-    return subprocess.Popen(args, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(archive, *params: str) -> Runbook:
+    return Runbook("run", "data-quality", "--archive", str(archive), "--json", *[x for p in params for x in ("-p", p)])
 
 
-def finish(proc: subprocess.Popen) -> dict:
+def finish(proc: Runbook) -> dict:
     out, err = proc.communicate(timeout=300)
     assert out.strip(), err
     entry = json.loads(out)

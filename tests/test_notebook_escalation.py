@@ -4,25 +4,19 @@ Start template with the failing service and shows the incident's timeline (the r
 Without an incident the notebook still runs: matrix, placeholders, no fail."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
 
 import golden
 from opslib.sections import postmortem
-from runbook_cli import figures, findings, finish, output_notebook
+from runbook_cli import Runbook, figures, findings, finish, output_notebook
 
 pytestmark = pytest.mark.slow
 
 
-def start(notebook: str, archive, *params: str, incident: str | None = None) -> subprocess.Popen:
-    args = [sys.executable, "-c", "from opslib.cli import run; run()", "run", notebook, "--archive", str(archive),
-            "--json", *[x for p in params for x in ("-p", p)]]
-    if incident:
-        args += ["--incident", incident]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+def start(notebook: str, archive, *params: str, incident: str | None = None) -> Runbook:
+    return Runbook("run", notebook, "--archive", str(archive), "--json", *[x for p in params for x in ("-p", p)],
+                   *(["--incident", incident] if incident else []))
 
 
 def text_of(entry: dict) -> str:

@@ -5,16 +5,14 @@ PostgreSQL through a profile (``system_postgres``)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 import golden
+from runbook_cli import Runbook
 from test_maintenance import TlsServer, system_db, system_pg_url, write_cert  # noqa: F401 (fixture)
 
 from opslib.drills import DRILLS, judge
@@ -24,17 +22,12 @@ pytestmark = pytest.mark.slow
 PARAMETERS = Path(__file__).parent.parent / "parameters"
 
 
-def start(notebook: str, archive: Path, *params: str, profile: str | None = None) -> subprocess.Popen:
-    args = ["run", notebook, "--archive", str(archive), "--json"]
-    for p in params:
-        args += ["-p", p]
-    if profile:
-        args += ["--profile", profile]
-    return subprocess.Popen([sys.executable, "-c", "from opslib.cli import run; run()", *args], env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(notebook: str, archive: Path, *params: str, profile: str | None = None) -> Runbook:
+    return Runbook("run", notebook, "--archive", str(archive), "--json", *[x for p in params for x in ("-p", p)],
+                   *(["--profile", profile] if profile else []))
 
 
-def finish(proc: subprocess.Popen) -> tuple[int, dict]:
+def finish(proc: Runbook) -> tuple[int, dict]:
     out, err = proc.communicate(timeout=300)
     assert out.strip(), err
     return proc.returncode, json.loads(out)

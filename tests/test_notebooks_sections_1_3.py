@@ -4,12 +4,11 @@ opslib.drills. The api-down drill runs through `runbook drill` itself: scorecard
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 import golden
+import runbook_cli
 from runbook_cli import figures, findings, finish, output_notebook, run, start
 
 from opslib.drills import DRILLS, judge
@@ -24,8 +23,7 @@ def archive(tmp_path_factory):
 
 
 def runbook(*args: str) -> tuple[int, str, str]:
-    proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", *args], capture_output=True,
-                          text=True, timeout=900)
+    proc = runbook_cli.runbook(*args)
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -4,11 +4,8 @@ scrubbing of every output. The CLI runs as a subprocess, in parallel, as a sched
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -17,6 +14,7 @@ import pytest
 from opslib.errors import EvidenceError
 from opslib.findings import read_findings
 from opslib.runner.archive import LocalArchive
+from runbook_cli import Runbook
 
 TOYS = Path(__file__).parent / "notebooks"
 pytestmark = pytest.mark.slow
@@ -27,13 +25,11 @@ PROFILE_PASSWORD = "Pr0fileSecretPlanted"
 PARAM_PASSWORD = "ParamSecretPlanted9"
 
 
-def runbook(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from opslib.cli import run; run()", *args], cwd=cwd,
-                            env={**os.environ, "OPSLIB_NOTEBOOKS": str(TOYS), **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def runbook(*args: str, env: dict | None = None, cwd: Path | None = None) -> Runbook:
+    return Runbook(*args, cwd=cwd, env={"OPSLIB_NOTEBOOKS": str(TOYS), **(env or {})})
 
 
-def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+def finish(proc: Runbook) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=300)
     return proc.returncode, out, err
 
