@@ -439,14 +439,14 @@ def load_profile(profile: "str | os.PathLike | Profile | None" = None) -> Profil
         return Profile.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        first = errors[0]
-        message = _describe(first)
-        if first["type"] == "extra_forbidden":
-            allowed = _allowed_keys(Profile, first["loc"])
-            message += f"; allowed: {allowed}"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ProfileError(f"profile {str(path)!r}: {message}{more}",
-                           key=".".join(map(str, first["loc"])), source=str(path)) from exc
+        problems = [_describe(e) + (f"; allowed: {_allowed_keys(Profile, e['loc'])}"
+                                    if e["type"] == "extra_forbidden" else "") for e in errors]
+        # every problem at once: a profile written for a new pipeline should not take one run per missing key
+        message = problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        if any(e["type"] == "missing" for e in errors):
+            message += "\n(`runbook init` drafts a whole profile from the account; `extends: _common` takes the shared keys)"
+        raise ProfileError(f"profile {str(path)!r}: {message}",
+                           key=".".join(map(str, errors[0]["loc"])), source=str(path)) from exc
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

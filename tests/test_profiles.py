@@ -80,6 +80,18 @@ def test_missing_required_key_is_named(tmp_path):
     assert "'kinesis.stream' is required" in str(err.value)
 
 
+def test_every_problem_is_named_at_once(tmp_path):
+    """A profile written for a new pipeline lists all it lacks or gets wrong in one error, not one per run."""
+    data = _sandbox_data()
+    del data["kinesis"]["stream"], data["dns"]
+    data["aws"]["regoin"] = "us-east-1"
+    with pytest.raises(ProfileError) as err:
+        load_profile(_write(tmp_path, data))
+    message = str(err.value)
+    assert "3 problems" in message and "'dns' is required" in message and "'kinesis.stream' is required" in message
+    assert "'aws.regoin' is not allowed; allowed:" in message and "runbook init" in message
+
+
 def test_wrong_type_is_named_with_the_value(tmp_path):
     data = _sandbox_data()
     data["targets"]["p99_latency_ms"] = "fast"
