@@ -42,7 +42,5 @@ def check_parameters(notebook: str, profile: "str | object | None" = None, **val
     Raises :class:`opslib.errors.ParameterError` naming the parameter and what is allowed."""
     from .config import load_profile
     from .runner.catalog import resolve
-    from .runner.domains import check_domains
-    info = resolve(notebook)
-    check_domains(info.domains, values, load_profile(profile) if profile is not None else None,
-                  optional=[n for n, p in info.parameters.items() if p.optional])
+    from .runner.domains import check_notebook_values
+    check_notebook_values(resolve(notebook), values, load_profile(profile) if profile is not None else None)

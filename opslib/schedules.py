@@ -236,7 +236,7 @@ def _check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | N
     from .errors import OpsError
     from .notify import endpoints
     from .runner.catalog import resolve
-    from .runner.domains import check_domains
+    from .runner.domains import check_notebook_values
     from .runner.params import validate_parameters
     from .runner.preflight import needs_of, preflight as run_preflight
     problems: list[str] = []
@@ -247,7 +247,7 @@ def _check_job(job: Job, schedules: Schedules, *, environ: Mapping[str, str] | N
         return JobCheck(job.name, (str(exc),))
     try:
         values = validate_parameters(info.parameters, job.parameters)
-        check_domains(info.domains, values, prof, optional=[n for n, p in info.parameters.items() if p.optional])
+        check_notebook_values(info, values, prof)
     except OpsError as exc:
         problems.append(str(exc))
         values = {}

@@ -170,6 +170,9 @@ def test_domains_name_the_parameter_and_what_is_allowed():
 @pytest.mark.parametrize("args, named", [
     (["run", "data-quality", "-p", "as_of=not-a-date"], "as_of"),
     (["run", "data-quality", "-p", "window_hours=-5"], "window_hours"),
+    (["run", "data-quality", "-p", "window_hours=1"], "window_hours"),      # the 50% rule needs a previous hour
+    (["run", "data-quality", "-p", "min_days=1"], "min_days"),
+    (["run", "data-quality", "-p", "history_days=61"], "history_days"),
     (["run", "data-quality", "-p", "source=nosuch"], "source"),
     (["run", "common-operations", "-p", "service=nosuch"], "service"),
     (["run", "--all", "--jobs", "0"], "--jobs"),
@@ -318,6 +321,80 @@ def test_list_json_shows_needs_and_allowed_values():
     dq = notebooks["data-quality"]
     assert dq["needs"] == ["$source"]
     assert "warehouse" in dq["parameters"]["source"]["allowed"] and "ISO time" in dq["parameters"]["as_of"]["allowed"]
+
+
+def _accepted(check) -> bool:
+    """Whether ``check()`` passes, False on a ParameterError."""
+    try:
+        check()
+    except ParameterError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("given", [
+    {"window_hours": 1}, {"window_hours": 2}, {"min_days": 1}, {"min_days": 2}, {"min_days": 14}, {"min_days": 15},
+    {"history_days": 0}, {"history_days": 2}, {"history_days": 2, "min_days": 2}, {"history_days": 60},
+    {"history_days": 61}, {"min_weeks": 4}, {"min_weeks": 5}, {"history_weeks": 2},
+    {"history_weeks": 2, "min_weeks": 2}, {"sensitivity": 0.0}], ids=str)
+def test_data_quality_refuses_before_the_kernel_what_its_checks_would_refuse_in_it(given):
+    """What `runbook run` lets through must not fail inside the notebook (exit 3 and an archived error run), and
+    what it refuses the library would refuse too: the declared domains, bounds naming another parameter
+    included, agree with the checks, value for value, the notebook's defaults filling in the rest."""
+    from datetime import datetime
+
+    from opslib.notebook import check_parameters
+    from opslib.runner.catalog import resolve
+    from opslib.sections.quality import report, rules
+
+    values = {**{n: p.default for n, p in resolve("data-quality").parameters.items()}, **given}
+
+    runner = _accepted(lambda: check_parameters("data-quality", "sandbox", **given))
+    library = _accepted(lambda: (report.window(datetime(2026, 11, 25), hours=values["window_hours"]),
+                                rules._check_params(values["sensitivity"], values["min_weeks"],
+                                                    values["history_weeks"], values["min_days"],
+                                                    values["history_days"])))
+    assert runner == library, f"runbook run {'accepts' if runner else 'refuses'} {given}, the checks do not"
+
+
+@pytest.mark.parametrize("notebook, given", [
+    ("disaster-recovery", {"desired_count": 0}), ("disaster-recovery", {"desired_count": 1}),
+    ("disaster-recovery", {"window_minutes": 4}), ("disaster-recovery", {"window_minutes": 5}),
+    ("disaster-recovery", {"window_minutes": 1440}), ("disaster-recovery", {"window_minutes": 1441}),
+    ("disaster-recovery", {"tolerance": 1.0}), ("disaster-recovery", {"tolerance": -0.1}),
+    ("security-operations", {"hours": 2160}), ("security-operations", {"hours": 2161}),
+    ("security-operations", {"hours": 0})], ids=str)
+def test_operations_refuse_before_the_kernel_what_their_checks_would_refuse_in_it(notebook, given):
+    """As for data-quality: the declared domains of disaster-recovery's and security-operations' numeric
+    parameters agree with their libraries' own checks at the edges."""
+    from opslib.notebook import check_parameters
+    from opslib.runner.catalog import resolve
+    from opslib.sections.disaster_recovery import operation
+    from opslib.sections.security import activity
+
+    values = {**{n: p.default for n, p in resolve(notebook).parameters.items()}, **given}
+    library = {"disaster-recovery": lambda: operation.validate_parameters(
+                   operation=values["operation"], dry_run=values["dry_run"], desired_count=values["desired_count"],
+                   window_minutes=values["window_minutes"], tolerance=values["tolerance"]),
+               "security-operations": lambda: activity.window_hours(values["hours"])}[notebook]
+
+    runner = _accepted(lambda: check_parameters(notebook, "sandbox", **given))
+    assert runner == _accepted(library), f"runbook run {'accepts' if runner else 'refuses'} {given}, the checks do not"
+
+
+def test_a_bound_naming_another_parameter_says_which_and_follows_it():
+    from opslib.notebook import check_parameters
+    with pytest.raises(ParameterError) as info:
+        check_parameters("data-quality", "sandbox", history_days=2)
+    assert info.value.name == "min_days" and "history_days (2)" in info.value.allowed
+    assert "give min_days too" in info.value.allowed
+    check_parameters("data-quality", "sandbox", history_days=5, min_days=5)
+    with pytest.raises(ParameterError) as info:
+        Domain.from_spec("x", {"max": [1]})
+    assert info.value.name == "metadata opslib.parameters.x.max"
+    with pytest.raises(ParameterError) as info:
+        domains_from_metadata({"x": {"max": "nosuch"}}, ["x", "y"])
+    assert info.value.name == "metadata opslib.parameters.x.max" and "y" in info.value.allowed
 
 
 def test_notebook_cells_can_reuse_the_declared_domains():

@@ -78,11 +78,12 @@ def notebook_info(path: str | Path) -> NotebookInfo:
     timeout = meta.get("timeout")
     from .domains import domains_from_metadata
     needs = meta.get("needs")
+    parameters = notebook_parameters(path)
     return NotebookInfo(name=path.stem, path=path.resolve(), read_only=meta.get("read_only") is True,
                         purpose=meta.get("purpose") or _purpose(nb), schedule=meta.get("schedule"),
-                        timeout=float(timeout) if timeout else None, parameters=notebook_parameters(path),
+                        timeout=float(timeout) if timeout else None, parameters=parameters,
                         needs=tuple(needs or ()),
-                        domains=domains_from_metadata(meta.get("parameters")))
+                        domains=domains_from_metadata(meta.get("parameters"), parameters))
 
 
 def discover(directory: str | Path | None = None) -> list[NotebookInfo]:

@@ -5,6 +5,7 @@ A notebook declares them once, in its metadata (``"opslib": {"parameters": {...}
     "parameters": {
       "as_of":        {"kind": "time", "interval": "end"},   # ISO time; schedulers bind it to the data interval
       "window_hours": {"min": 1},
+      "min_days":     {"min": 2, "max": "history_days"},     # a bound may name another parameter: its value
       "sensitivity":  {"positive": true},                    # > 0
       "source":       {"choices": ["warehouse", "database"]},
       "service":      {"kind": "service", "type": "ecs"},    # a service of the profile (of that type)
@@ -12,12 +13,14 @@ A notebook declares them once, in its metadata (``"opslib": {"parameters": {...}
       "severity":     {"kind": "severity"}                   # a level of the profile's severity_levels
     }
 
-``runbook run`` and ``runbook schedule check`` call :func:`check_domains` on the values given (defaults
+``runbook run`` and ``runbook schedule check`` call :func:`check_notebook_values` on the values given (defaults
 are the notebook's own); the notebook may call it on its parameters too. None passes when the
-parameter is optional (its default is None)."""
+parameter is optional (its default is None). A bound that names another parameter is checked whenever either
+of the two is given, against the other's value or default: what the library would refuse in the kernel for the
+pair is refused before it starts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
@@ -32,12 +35,13 @@ class Domain:
     name: str
     kind: str | None = None
     choices: tuple | None = None
-    min: float | None = None
-    max: float | None = None
+    min: float | str | None = None      # a number, or the name of the parameter whose value is the bound
+    max: float | str | None = None
     positive: bool = False
     service_type: str | None = None
     empty: bool = False                 # "" allowed (the notebook picks a default)
     interval: str | None = None         # "start" | "end": a scheduler binds it to the data interval
+    refs: tuple = ()                    # (("max", "history_days"), ...): bounds resolved from other parameters
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any]) -> "Domain":
@@ -49,6 +53,11 @@ class Domain:
             raise ParameterError(f"metadata opslib.parameters.{name}.kind", kind, ", ".join(KINDS))
         if spec.get("interval") not in (None, "start", "end"):
             raise ParameterError(f"metadata opslib.parameters.{name}.interval", spec["interval"], "start, end")
+        for key in ("min", "max"):
+            if spec.get(key) is not None and (isinstance(spec[key], bool)
+                                               or not isinstance(spec[key], (int, float, str))):
+                raise ParameterError(f"metadata opslib.parameters.{name}.{key}", spec[key],
+                                     "a number or the name of another parameter")
         choices = spec.get("choices")
         return cls(name, kind, tuple(choices) if choices is not None else None, spec.get("min"), spec.get("max"),
                    bool(spec.get("positive")), spec.get("type"), bool(spec.get("empty")), spec.get("interval"))
@@ -70,10 +79,12 @@ class Domain:
             parts.append("one of " + ", ".join(map(str, self.choices)))
         if self.positive:
             parts.append("a number > 0")
-        if self.min is not None:
-            parts.append(f">= {self.min:g}")
-        if self.max is not None:
-            parts.append(f"<= {self.max:g}")
+        for key, sign in (("min", ">="), ("max", "<=")):
+            bound, ref = getattr(self, key), dict(self.refs).get(key)
+            if isinstance(bound, str):
+                parts.append(f"{sign} {bound}")
+            elif bound is not None:
+                parts.append(f"{sign} {ref} ({bound:g})" if ref else f"{sign} {bound:g}")
         if self.empty:
             parts.append('or "" for the default')
         return ", ".join(parts) or "any value of its type"
@@ -141,14 +152,50 @@ def _check_value(d: Domain, value: Any, profile: Any = None, *, optional: bool =
             raise ParameterError(d.name, value, d.describe(profile))
 
 
-def domains_from_metadata(spec: Mapping[str, Any] | None) -> dict[str, Domain]:
-    return {name: Domain.from_spec(name, s or {}) for name, s in (spec or {}).items()}
+def _refs(d: Domain) -> dict[str, str]:
+    """The bounds of ``d`` that name another parameter: {"min"|"max": parameter}."""
+    return {key: getattr(d, key) for key in ("min", "max") if isinstance(getattr(d, key), str)}
+
+
+def domains_from_metadata(spec: Mapping[str, Any] | None, parameters: Iterable[str] | None = None) -> dict[str, Domain]:
+    """The domains a notebook's metadata declares; with ``parameters`` (the notebook's), a bound naming a
+    parameter it does not have is a ParameterError."""
+    domains = {name: Domain.from_spec(name, s or {}) for name, s in (spec or {}).items()}
+    if parameters is not None:
+        known = set(parameters)
+        for name, d in domains.items():
+            for key, ref in _refs(d).items():
+                if ref not in known:
+                    raise ParameterError(f"metadata opslib.parameters.{name}.{key}", ref, ", ".join(sorted(known)))
+    return domains
 
 
 def check_domains(domains: Mapping[str, Domain], values: Mapping[str, Any], profile: Any = None, *,
-                  optional: Iterable[str] = ()) -> None:
-    """Check every value that has a domain; ``optional`` names parameters that may be None."""
-    allow_none = set(optional)
-    for name, value in values.items():
-        if name in domains:
-            _check_value(domains[name], value, profile, optional=name in allow_none)
+                  optional: Iterable[str] = (), defaults: Mapping[str, Any] | None = None) -> None:
+    """Check every value given that has a domain; ``optional`` names parameters that may be None. A bound naming
+    another parameter is that parameter's value, given or else its default (``defaults``), and the pair is
+    checked when either of them is given."""
+    allow_none, defaults = set(optional), defaults or {}
+    for name, d in domains.items():
+        refs = _refs(d)
+        if name not in values and not (name in defaults and any(ref in values for ref in refs.values())):
+            continue
+        if refs:
+            d = replace(d, refs=tuple(refs.items()), **{key: values.get(ref, defaults.get(ref))
+                                                        for key, ref in refs.items()})
+        if name in values:
+            _check_value(d, values[name], profile, optional=name in allow_none)
+            continue
+        try:
+            _check_value(d, defaults[name], profile, optional=name in allow_none)
+        except ParameterError as exc:        # the default no longer fits the bound a given value moved
+            given = ", ".join(f"{ref}={values[ref]!r}" for ref in refs.values() if ref in values)
+            raise ParameterError(name, exc.value, f"{exc.allowed} (the default; with {given}, give {name} "
+                                                  f"too)") from None
+
+
+def check_notebook_values(info: Any, values: Mapping[str, Any], profile: Any = None) -> None:
+    """``values`` of the parameters of notebook ``info`` (a catalog NotebookInfo) against its declared domains,
+    its own defaults standing in for the parameters not given (ParameterError)."""
+    check_domains(info.domains, values, profile, optional=[n for n, p in info.parameters.items() if p.optional],
+                  defaults={n: p.default for n, p in info.parameters.items()})

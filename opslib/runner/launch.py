@@ -38,8 +38,8 @@ def _self_command() -> list[str]:
 
 def _check_parameter_domains(info, values: dict, prof) -> None:
     """The values given against the domains the notebook's metadata declares (ParameterError)."""
-    from .domains import check_domains
-    check_domains(info.domains, values, prof, optional=[n for n, p in info.parameters.items() if p.optional])
+    from .domains import check_notebook_values
+    check_notebook_values(info, values, prof)
 
 
 def _run_preflight(prof, info, values: dict, *, archive=None, notify_targets: Iterable[str] = (), connect=None):

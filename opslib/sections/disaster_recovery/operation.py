@@ -42,8 +42,8 @@ def validate_parameters(*, operation: str, dry_run: Any, confirm: Any = None, de
                                                              "positive number of DR tasks per ingest service")
     if isinstance(window_minutes, bool) or not isinstance(window_minutes, int) or not 5 <= window_minutes <= 1440:
         raise ParameterError("window_minutes", window_minutes, "whole minutes between 5 and 1440")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
-        raise ParameterError("tolerance", tolerance, "a fraction in [0, 1) of the backup's item count")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1:
+        raise ParameterError("tolerance", tolerance, "a fraction in [0, 1] of the backup's item count")
 
 
 def plan_operation(ops: "Ops", operation: str, *, now: datetime, desired_count: int | None = None,
