@@ -43,3 +43,14 @@ def test_last_code_cell_records_findings(notebook):
     calls = {n.func.id for n in ast.walk(ast.parse(last.source))
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert "record_findings" in calls, name
+
+
+def test_every_assignment_of_the_parameters_cell_is_a_parameter(notebook):
+    """papermill's parser skips a line it cannot read (e.g. a comment with ``<=`` after the value): that name would
+    silently stop being a parameter (``-p`` refused, its domain unchecked)."""
+    from opslib.runner.catalog import notebook_parameters
+    name, nb = notebook
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
+    assert assigned == set(notebook_parameters(NOTEBOOKS[0].parent / f"{name}.ipynb")), name

@@ -173,6 +173,8 @@ def test_domains_name_the_parameter_and_what_is_allowed():
     (["run", "data-quality", "-p", "window_hours=1"], "window_hours"),      # the 50% rule needs a previous hour
     (["run", "data-quality", "-p", "min_days=1"], "min_days"),
     (["run", "data-quality", "-p", "history_days=61"], "history_days"),
+    (["run", "performance-tuning", "-p", "hours=100000"], "hours"),   # was a 90 s timeout reading 1-minute data
+    (["run", "monitoring-alerts", "-p", "window_hours=361"], "window_hours"),
     (["run", "data-quality", "-p", "source=nosuch"], "source"),
     (["run", "common-operations", "-p", "service=nosuch"], "service"),
     (["run", "--all", "--jobs", "0"], "--jobs"),
