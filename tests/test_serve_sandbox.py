@@ -1,8 +1,9 @@
 """The whole loop in the sandbox, end to end: `runbook serve` (the CLI, in its own process) subscribed over
 HTTP to the API Down alarm's SNS topic in moto; `inject api-down`; the alarm published to the topic; moto
 delivers it signed (certificate served by the sandbox on loopback); the receiver runs incident-response
-read-only, tagged with the incident, into the archive; a loopback Slack fake receives the summary. A
-message with a bad signature runs nothing and is recorded as rejected."""
+read-only, tagged with the incident, into the archive (a folder, or an S3 prefix in the sandbox's S3 with the
+queue and decisions in a local state folder); a loopback Slack fake receives the summary. A message with a bad
+signature runs nothing and is recorded as rejected."""
 from __future__ import annotations
 
 import json
@@ -51,15 +52,23 @@ def healthz(url):
         return False
 
 
-def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path, capsys, kind):
     sb = healthy_sandbox
     fake = Fake()
-    archive = tmp_path / "runs"
+    if kind == "s3":
+        s3 = sb.client("s3")
+        s3.create_bucket(Bucket="runbook-serve-evidence")
+        target, state = "s3://runbook-serve-evidence/triage", tmp_path / "state"
+        archive, where = open_archive(target, s3_client=s3), ["--archive", target, "--state", str(state)]
+    else:
+        target = state = tmp_path / "runs"
+        archive, where = open_archive(target), ["--archive", str(target)]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "OPSLIB_SLACK_WEBHOOK": f"{fake.url}/slack"}
     proc = subprocess.Popen([sys.executable, "-c", "from opslib.cli import run; run()", "serve", "--profile", "sandbox",
-                             "--archive", str(archive), "--port", str(port)], env=env, start_new_session=True,
+                             *where, "--port", str(port)], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"))
     try:
         assert wait_for(lambda: healthz(url), 60), (tmp_path / "serve.log").read_text()
@@ -72,7 +81,7 @@ def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path, capsys):
         topic = published["topic"]
 
         def triage_run():
-            runs = [e for e in open_archive(archive).manifest() if e["notebook"] == "incident-response"]
+            runs = [e for e in archive.manifest() if e["notebook"] == "incident-response"]
             return runs[0] if runs and [c for c in fake.calls if c["path"] == "/slack"] else None
 
         entry = wait_for(triage_run, 240)
@@ -99,10 +108,13 @@ def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path, capsys):
         status, body = post(f"{url}/sns", forged)
         assert status == 403 and "signature" in body["reason"]
         time.sleep(1.0)
-        records = AuditLog(archive / "audit").records()
+        records = AuditLog(state / "audit").records()
         decisions = [r.status for r in records if r.title.startswith("webhook:")]
         assert decisions.count("rejected") == 1 and decisions.count("queued") == 1 and decisions.count("run") == 1
-        assert len([e for e in open_archive(archive).manifest() if e["notebook"] == "incident-response"]) == 1
+        assert len([e for e in archive.manifest() if e["notebook"] == "incident-response"]) == 1
+        assert (state / "serve" / "triage.sqlite").is_file()
+        assert entry["files"]["ipynb"]["path"].startswith("s3://runbook-serve-evidence/triage/" if kind == "s3"
+                                                           else str(target))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

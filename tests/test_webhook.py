@@ -410,12 +410,20 @@ def test_moto_deliveries_verify_with_the_sandbox_certificates(certs):
         sns.verify({**got[0], "Message": "changed"}, policy, webhook.CertificateCache(), now=datetime.now(timezone.utc))
 
 
-def test_serve_refuses_an_s3_archive_before_listening():
+def test_serve_refuses_a_state_folder_that_is_a_file_before_listening(tmp_path):
     import subprocess
     import sys
-    proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "serve", "--archive", "s3://b/p"],
+    (tmp_path / "state").write_text("")
+    proc = subprocess.run([sys.executable, "-c", "from opslib.cli import run; run()", "serve", "--archive",
+                           str(tmp_path / "runs"), "--state", str(tmp_path / "state")],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "--archive" in proc.stderr and "local folder" in proc.stderr
+    assert proc.returncode == 2 and "--state" in proc.stderr and not (tmp_path / "runs").exists()
+
+
+def test_the_default_state_of_an_s3_archive_is_a_local_folder_named_after_it(monkeypatch, tmp_path):
+    from opslib.webhook.service import default_state_dir
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_state_dir("s3://evidence-bucket/runbooks/prod/") == tmp_path / "opslib/serve/evidence-bucket/runbooks/prod"
 
 
 def test_subprocess_runner_is_the_runbook_run_path_and_read_only(tmp_path):

@@ -1,5 +1,6 @@
-"""``runbook serve`` as one call: :func:`service` assembles the receiver from a profile, a local archive
-folder and the secrets of the environment (:mod:`opslib.settings`); :meth:`Service.run` serves until stopped."""
+"""``runbook serve`` as one call: :func:`service` assembles the receiver from a profile, an archive (a local
+folder or an ``s3://`` prefix shared by several hosts), a local state folder and the secrets of the environment
+(:mod:`opslib.settings`); :meth:`Service.run` serves until stopped."""
 from __future__ import annotations
 
 import logging
@@ -26,12 +27,14 @@ class Service:
     server: Any
     settings: Any
     profile: Any
-    archive_root: Path
+    archive: str                  # where the triage runs are archived: a folder or an s3:// prefix
+    state: Path                   # the queue (serve/triage.sqlite) and the decision log (audit/)
 
     def banner(self) -> list[str]:
         """What the operator is told when it starts (where it listens, what it trusts, what is refused)."""
+        state = "" if self.state == Path(self.archive) else f", queue and decisions in {self.state}"
         lines = [f"runbook serve: {self.server.url} (POST /sns /pagerduty /alertmanager) profile {self.profile.name}, "
-                 f"archive {self.archive_root}, trusting SNS certificates from "
+                 f"archive {self.archive}{state}, trusting SNS certificates from "
                  f"{', '.join(self.settings.sns_policy.origins)}"]
         if not self.settings.pagerduty_secrets:
             lines.append(f"note: ${PAGERDUTY_WEBHOOK_SECRET_ENV} is not set: PagerDuty webhooks are refused")
@@ -49,23 +52,34 @@ class Service:
             pass
 
 
-def service(profile: str, *, archive: str | None = None, host: str = "127.0.0.1", port: int = 8787,
-            concurrency: int = 2, queue_size: int = 20, dedupe_minutes: float = 30.0, origins: tuple = (),
-            topics: tuple = (), timeout: float | None = None, environ: Mapping[str, str] | None = None) -> Service:
-    """The webhook receiver of ``profile`` on a local archive folder (``archive``, else $OPSLIB_ARCHIVE, else
-    ``runs/``): triage runs in ``runbook run`` children, the queue and decisions in the archive, the PagerDuty
-    and Alertmanager secrets from the environment, the sandbox's SNS certificate origin trusted for a sandbox
-    profile. ParameterError for an ``s3://`` archive."""
+def default_state_dir(archive: str) -> Path:
+    """Where the queue and the decision log of a receiver archiving to the ``s3://`` prefix ``archive`` live by
+    default: this user's state folder (``~/.local/state/opslib/serve/<bucket>/<prefix>`` on Linux)."""
+    from platformdirs import user_state_dir
+    return Path(user_state_dir("opslib")) / "serve" / archive.removeprefix("s3://").strip("/")
+
+
+def service(profile: str, *, archive: str | None = None, state: str | Path | None = None, host: str = "127.0.0.1",
+            port: int = 8787, concurrency: int = 2, queue_size: int = 20, dedupe_minutes: float = 30.0,
+            origins: tuple = (), topics: tuple = (), timeout: float | None = None,
+            environ: Mapping[str, str] | None = None) -> Service:
+    """The webhook receiver of ``profile`` archiving its triage runs to ``archive`` (a folder or an ``s3://``
+    prefix; else $OPSLIB_ARCHIVE, else ``runs/``) in ``runbook run`` children. The queue and the decision log are
+    local, in ``state`` (default: the archive folder; for an S3 archive :func:`default_state_dir`): a receiver's
+    own bookkeeping, while the evidence goes where every host's runs go. The PagerDuty and Alertmanager secrets
+    come from the environment; the sandbox's SNS certificate origin is trusted for a sandbox profile."""
     from .. import webhook
     from ..config import load_profile, profile_reference
     from ..connection import SANDBOX, connect
-    from ..runner.archive import LocalArchive, open_archive
+    from ..runner.archive import LocalArchive, archive_for
 
     prof = load_profile(profile)
     target = resolve_archive(archive, environ)
-    store = None if target.startswith("s3://") else open_archive(target)
-    if not isinstance(store, LocalArchive):
-        raise ParameterError("--archive", target, "a local folder (the queue and audit log live in it)")
+    store = archive_for(target, profile)          # an S3 archive: its client from the profile's connection
+    local = isinstance(store, LocalArchive)
+    root = Path(state) if state else (store.root if local else default_state_dir(target))
+    if root.exists() and not root.is_dir():
+        raise ParameterError("--state", str(root), "a folder for the queue and the decision log")
     trusted = list(origins)
     data_clock = _utcnow
     if prof.aws.endpoint_url == SANDBOX:
@@ -78,11 +92,12 @@ def service(profile: str, *, archive: str | None = None, host: str = "127.0.0.1"
                                                   topics=tuple(topics)),
         pagerduty_secrets=resolve_pagerduty_webhook_secrets(environ=environ),
         alertmanager_token=resolve_alertmanager_token(environ=environ))
-    runner = webhook.SubprocessRunner(profile=profile_reference(profile), archive=str(store.root), timeout=timeout)
-    server = webhook.build(prof, store.root, settings, runner=runner,
+    runner = webhook.SubprocessRunner(profile=profile_reference(profile), archive=str(store.root) if local else target,
+                                      timeout=timeout)
+    server = webhook.build(prof, root, settings, runner=runner,
                            respond=webhook.Responder.from_profile(prof, environ).send, clock=_utcnow,
                            data_clock=data_clock,
                            options=webhook.Options(capacity=queue_size, concurrency=concurrency,
                                                    dedupe_minutes=dedupe_minutes, host=host, port=port))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return Service(server, settings, prof, store.root)
+    return Service(server, settings, prof, str(store.root) if local else target, root)
