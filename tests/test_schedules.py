@@ -185,7 +185,8 @@ def test_generated_dag_imports_in_airflow(tmp_path):
     dag_file = tmp_path / "dags" / "runbook_dags.py"
     dag_file.write_text(airflow_dag(load_schedules(REPO_SCHEDULES), runbook=str(Path(sys.executable).parent / "runbook"),
                                     workdir=str(tmp_path)))
-    script = ("import json, sys\nfrom airflow.dag_processing.dagbag import DagBag\n"
+    script = ("import json, sys\ntry:\n    from airflow.dag_processing.dagbag import DagBag   # Airflow 3\n"
+              "except ImportError:\n    from airflow.models import DagBag                  # Airflow 2\n"
               "bag = DagBag(dag_folder=sys.argv[1])\n"
               "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()}, 'dags': sorted(bag.dag_ids)}))\n")
     proc = subprocess.run([str(airflow.parent / "python"), "-c", script, str(dag_file)], capture_output=True,
