@@ -10,7 +10,13 @@ advice, GDPR deletion, backfill) goes through :class:`EventsTable`:
 * ``.col(name)`` - the real column for a runbook column name; ``.label(name)`` the same labelled back to
   the runbook name, so result frames always use the runbook's names;
 * ``.has(name)`` / ``.missing(names)`` - which runbook columns are absent, so the checks needing them are
-  "not measurable" instead of a Binder Error.
+  "not measurable" instead of a Binder Error;
+* time columns stored as numbers (common in raw clickstream tables; reflection reads each column's type, and
+  the profile's ``databases.<which>.timestamps`` says the unit: ``epoch_s``, ``epoch_ms``, ``epoch_us``):
+  ``.col`` gives ``event_timestamp`` and ``received_at`` as naive UTC TIMESTAMP expressions
+  (:class:`epoch_timestamp`, compiled per dialect), so every reader compares them with the same bounds as
+  native columns; a numeric time column without a unit is a :class:`QueryError` saying which to set.
+  :meth:`EventsTable.encode` turns a time back into the stored number for writers (backfill).
 
 :func:`reflect` reads the columns once (SQLAlchemy's inspector, one catalog query); without reflection
 (:meth:`EventsTable.assumed`) every mapped column is assumed present, for compiling SQL offline.
@@ -18,11 +24,14 @@ advice, GDPR deletion, backfill) goes through :class:`EventsTable`:
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from functools import cached_property
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from .config import EVENT_COLUMNS
 from .errors import ProfileError, QueryError
@@ -52,6 +61,42 @@ def split_name(text: str, *, key: str = "events_table") -> tuple[str | None, str
     return (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
 
 
+#: the runbook's time columns, and how many of each stored unit make a second
+TIME_COLUMNS = ("event_timestamp", "received_at")
+EPOCH_UNITS = {"epoch_s": 1, "epoch_ms": 1_000, "epoch_us": 1_000_000}
+
+
+class epoch_timestamp(FunctionElement):
+    """``epoch_timestamp(column, per_second)``: a number of 1/``per_second`` seconds since 1970-01-01 UTC as a
+    naive UTC TIMESTAMP (the convention of native events tables)."""
+    inherit_cache = True
+    type = sa.DateTime()
+    name = "epoch_timestamp"
+
+
+def _epoch_args(element, compiler, **kw) -> tuple[str, int]:
+    column, per_second = list(element.clauses)
+    return compiler.process(column, **kw), int(per_second.value)
+
+
+@compiles(epoch_timestamp)
+def _epoch_default(element, compiler, **kw):          # PostgreSQL (to_timestamp gives timestamptz: back to UTC)
+    column, per_second = _epoch_args(element, compiler, **kw)
+    return f"(to_timestamp({column} / {per_second}.0) AT TIME ZONE 'UTC')"
+
+
+@compiles(epoch_timestamp, "duckdb")
+def _epoch_duckdb(element, compiler, **kw):            # microseconds since the epoch -> TIMESTAMP
+    column, per_second = _epoch_args(element, compiler, **kw)
+    return f"make_timestamp(CAST({column} * {1_000_000 // per_second} AS BIGINT))"
+
+
+@compiles(epoch_timestamp, "redshift")
+def _epoch_redshift(element, compiler, **kw):
+    column, per_second = _epoch_args(element, compiler, **kw)
+    return f"(TIMESTAMP 'epoch' + ({column} / {per_second}.0) * INTERVAL '1 second')"
+
+
 @dataclass(frozen=True)
 class EventsTable:
     """The events table: name, schema, the runbook -> real column map and the runbook columns present."""
@@ -61,10 +106,12 @@ class EventsTable:
     present: frozenset = frozenset(EVENT_COLUMNS)                 # runbook names the table has
     exists: bool = True
     reflected: bool = False
+    timestamps: str = "native"                                    # the profile's unit of numeric time columns
+    numeric: frozenset = frozenset()                              # runbook time columns stored as numbers
 
     @classmethod
     def assumed(cls, events_table: str = "events", columns: Mapping[str, str] | None = None, *,
-                schema: str | None = None, key: str = "events_table") -> "EventsTable":
+                schema: str | None = None, key: str = "events_table", timestamps: str = "native") -> "EventsTable":
         """Every runbook column assumed present (no round trip): for compiling SQL, or a known table."""
         if schema is None:
             schema, name = split_name(events_table, key=key)
@@ -72,13 +119,15 @@ class EventsTable:
             name = events_table
         mapping = {c: c for c in EVENT_COLUMNS}
         mapping.update(columns or {})
-        return cls(name=name, schema=schema, columns=mapping)
+        numeric = frozenset(TIME_COLUMNS if timestamps in EPOCH_UNITS else ())
+        return cls(name=name, schema=schema, columns=mapping, timestamps=timestamps, numeric=numeric)
 
     @classmethod
     def from_settings(cls, db: Any, *, which: str = "warehouse") -> "EventsTable":
-        """From a profile's ``databases.<which>`` (its ``events_table`` and ``columns``), unreflected."""
+        """From a profile's ``databases.<which>`` (its ``events_table``, ``columns`` and ``timestamps``),
+        unreflected."""
         return cls.assumed(getattr(db, "events_table", "events") or "events", getattr(db, "columns", None) or {},
-                           key=f"databases.{which}.events_table")
+                           key=f"databases.{which}.events_table", timestamps=getattr(db, "timestamps", "native"))
 
     # -- the SQL handles -------------------------------------------------------------------------
     @cached_property
@@ -87,14 +136,30 @@ class EventsTable:
         cols = [sa.column(self.columns[c]) for c in EVENT_COLUMNS if c in self.present]
         return sa.table(self.name, *cols, schema=self.schema)
 
-    def col(self, name: str) -> sa.ColumnClause:
-        """The table's column for runbook column ``name``; :class:`QueryError` when the table lacks it
-        (callers ask :meth:`has` first)."""
+    def col(self, name: str) -> sa.ColumnElement:
+        """The table's column for runbook column ``name`` (a time column stored as a number: as a naive UTC
+        TIMESTAMP expression); :class:`QueryError` when the table lacks it (callers ask :meth:`has` first)."""
         if name not in EVENT_COLUMNS:
             raise ValueError(f"{name!r} is not a runbook column ({', '.join(EVENT_COLUMNS)})")
         if name not in self.present:
             raise QueryError(f"{self.display} has no column for {name!r} ({self.columns[name]!r})")
-        return self.table.c[self.columns[name]]
+        column = self.table.c[self.columns[name]]
+        if name not in self.numeric:
+            return column
+        if self.timestamps not in EPOCH_UNITS:
+            raise QueryError(f"{self.display}.{self.columns[name]} ({name}) holds numbers, not times: set "
+                             f"databases.<warehouse|database>.timestamps to epoch_s, epoch_ms or epoch_us (its unit)")
+        return epoch_timestamp(column, EPOCH_UNITS[self.timestamps])
+
+    def encode(self, name: str, value: Any) -> Any:
+        """``value`` as the table stores runbook column ``name``: a time (naive = UTC) becomes the number of
+        seconds, milliseconds or microseconds since the epoch when the table keeps its times as numbers."""
+        if name not in self.numeric or self.timestamps not in EPOCH_UNITS or not isinstance(value, datetime):
+            return value
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        delta = aware - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        return (delta.days * 86_400 + delta.seconds) * EPOCH_UNITS[self.timestamps] \
+            + delta.microseconds * EPOCH_UNITS[self.timestamps] // 1_000_000
 
     def label(self, name: str) -> sa.Label:
         """:meth:`col` labelled with the runbook's name."""
@@ -129,22 +194,27 @@ class EventsTable:
         return f"{self.schema}.{self.name}" if self.schema else str(self.name)
 
     def with_present(self, present: Iterable[str], *, exists: bool = True) -> "EventsTable":
-        return EventsTable(self.name, self.schema, dict(self.columns), frozenset(present), exists, True)
+        return replace(self, columns=dict(self.columns), present=frozenset(present), exists=exists, reflected=True)
 
 
 _COLUMNS_SQL = {      # information_schema: one cheap catalog query (DuckDB's pg_catalog lacks what the inspector reads)
-    "default": sa.text("SELECT column_name FROM information_schema.columns "
+    "default": sa.text("SELECT column_name, data_type FROM information_schema.columns "
                        "WHERE table_name = :t AND table_schema = coalesce(:s, current_schema())"),
 }
 _INFORMATION_SCHEMA = ("duckdb", "postgresql", "redshift")
+#: information_schema data types of numbers (an epoch time column), not of times or text
+NUMERIC_TYPE = re.compile(r"u?(big|small|tiny|huge)?int(eger|\d+)?\b|numeric|decimal|double|real|float", re.I)
 
 
-def _column_names(bind: sa.Engine | sa.Connection, events: EventsTable) -> list[str]:
+def _columns(bind: sa.Engine | sa.Connection, events: EventsTable) -> list[tuple[str, bool]]:
+    """The table's columns as (name, holds numbers)."""
     if bind.dialect.name in _INFORMATION_SCHEMA:
         with (bind.connect() if isinstance(bind, sa.Engine) else _nullcontext(bind)) as conn:
-            return [r[0] for r in conn.execute(_COLUMNS_SQL["default"], {"t": str(events.name), "s": events.schema})]
+            return [(r[0], bool(NUMERIC_TYPE.match(str(r[1]))))
+                    for r in conn.execute(_COLUMNS_SQL["default"], {"t": str(events.name), "s": events.schema})]
     try:
-        return [c["name"] for c in sa.inspect(bind).get_columns(events.name, schema=events.schema)]
+        return [(c["name"], isinstance(c["type"], (sa.Integer, sa.Numeric, sa.Float)))
+                for c in sa.inspect(bind).get_columns(events.name, schema=events.schema)]
     except sa.exc.NoSuchTableError:
         return []
 
@@ -165,20 +235,23 @@ def reflect(bind: sa.Engine | sa.Connection, events: EventsTable) -> EventsTable
     ``information_schema.columns`` on DuckDB, PostgreSQL and Redshift, SQLAlchemy's inspector elsewhere).
     A table that does not exist has none (``exists`` False): every check is then "not measurable"."""
     try:
-        found = _column_names(bind, events)
+        found = _columns(bind, events)
     except sa.exc.SQLAlchemyError as exc:
         raise QueryError(f"could not read the columns of {events.display} on {bind.dialect.name}: "
                          f"{getattr(exc, 'orig', None) or exc}") from exc
     if not found:
         return events.with_present((), exists=False)
-    real = {str(name).lower(): str(name) for name in found}
-    columns, present = dict(events.columns), set()
+    real = {str(name).lower(): (str(name), numeric) for name, numeric in found}
+    columns, present, numbers = dict(events.columns), set(), set()
     for runbook, name in events.columns.items():
         hit = real.get(str(name).lower())
         if hit is not None:
-            columns[runbook] = hit
+            columns[runbook] = hit[0]
             present.add(runbook)
-    return EventsTable(events.name, events.schema, columns, frozenset(present), True, True)
+            if hit[1] and runbook in TIME_COLUMNS:
+                numbers.add(runbook)
+    return replace(events, columns=columns, present=frozenset(present), exists=True, reflected=True,
+                   numeric=frozenset(numbers))
 
 
 def for_source(ops: Any, source: str, bind: sa.Engine | sa.Connection | None = None, *,

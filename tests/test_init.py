@@ -83,6 +83,16 @@ def test_the_warehouse_events_table_and_its_renamed_columns():
     assert warehouse.choose([("public", "audit_logs", "actor", "text")]) is None
 
 
+@pytest.mark.parametrize("column, dtype, unit", [("ts_ms", "BIGINT", "epoch_ms"), ("ts", "bigint", "epoch_s")])
+def test_a_numeric_time_column_is_drafted_with_its_unit_to_check(column, dtype, unit):
+    found = warehouse.choose([("raw", "clicks", c, t) for c, t in
+                              (("event_id", "VARCHAR"), ("user_id", "VARCHAR"), (column, dtype))])
+    assert found["columns"].get("event_timestamp", "event_timestamp") == column and found["timestamps"] == unit
+    assert found["unsure"] and f"{column} is {dtype.lower()}" in found["evidence"]
+    assert [warehouse.epoch_unit(c) for c in ("event_time_millis", "created_us", "epoch")] == \
+        ["epoch_ms", "epoch_us", "epoch_s"]
+
+
 def _region(name: str, **kw) -> Region:
     r = Region(name)
     for k, v in kw.items():

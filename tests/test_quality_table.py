@@ -242,6 +242,70 @@ def test_postgresql_gives_the_same_findings_as_duckdb(four_column, pg_four_colum
     pd.testing.assert_frame_equal(pg["hourly"], duck["hourly"], check_dtype=False)
 
 
+# -- time columns stored as numbers (epoch milliseconds) --------------------------------------------
+
+@pytest.fixture(scope="module")
+def epoch_ms(four_column, tmp_path_factory):
+    """The four-column table with ``occurred_at`` as BIGINT milliseconds since the epoch, in a DuckDB file."""
+    path = tmp_path_factory.mktemp("epoch") / "wh.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(f"ATTACH '{four_column.url.database}' AS src (READ_ONLY)")
+    con.execute("CREATE SCHEMA analytics")
+    con.execute("CREATE TABLE analytics.user_events AS SELECT id, uid, kind, epoch_ms(occurred_at) AS occurred_at "
+                "FROM src.analytics.user_events")
+    con.close()
+    engine = duckdb_engine(path)
+    yield engine
+    engine.dispose()
+
+
+def test_epoch_milliseconds_give_the_same_findings_as_timestamps(four_column, epoch_ms):
+    native = run_checks(four_column, reflect(four_column, EventsTable.assumed("analytics.user_events", FOUR)))
+    t = reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR, timestamps="epoch_ms"))
+    assert t.numeric == {"event_timestamp"}                 # read from the column's type
+    epoch = run_checks(epoch_ms, t)
+    assert {k: (c.status, c.figures) for k, c in epoch["checks"].items()} == \
+        {k: (c.status, c.figures) for k, c in native["checks"].items()}
+    pd.testing.assert_frame_equal(epoch["hourly"], native["hourly"], check_dtype=False)
+
+
+def test_a_numeric_time_column_without_its_unit_says_what_to_set(epoch_ms):
+    from opslib.errors import QueryError
+    t = reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR))
+    with pytest.raises(QueryError, match="occurred_at .event_timestamp. holds numbers.*epoch_ms"):
+        quality.completeness(epoch_ms, WIN, table=t)
+
+
+@pytest.mark.parametrize("unit, expected", [("epoch_s", 1795608000), ("epoch_ms", 1795608000123),
+                                            ("epoch_us", 1795608000123456)])
+def test_times_are_written_in_the_stored_unit_and_read_back_per_dialect(unit, expected):
+    from sqlalchemy.dialects import postgresql
+
+    from opslib.events_table import epoch_timestamp
+    t = EventsTable.assumed("events", timestamps=unit)
+    assert t.encode("event_timestamp", datetime(2026, 11, 25, 12, 0, 0, 123456)) == expected
+    assert t.encode("event_id", "e1") == "e1" and EventsTable.assumed("events").encode(
+        "event_timestamp", NOW) == NOW
+    expr = epoch_timestamp(sa.column("ts"), 1000)
+    assert str(expr.compile(dialect=postgresql.dialect())) == "(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC')"
+    assert "TIMESTAMP 'epoch' + (ts / 1000.0) * INTERVAL '1 second'" in str(expr.compile(dialect=_dialects()["redshift"]))
+
+
+@pytest.mark.system_postgres
+def test_postgresql_reads_epoch_milliseconds_as_duckdb_does(four_column, epoch_ms, pg_four_column):
+    with pg_four_column.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE analytics.epoch_events AS SELECT id, uid, kind, "
+                             "CAST(round(EXTRACT(EPOCH FROM occurred_at) * 1000) AS bigint) AS occurred_at "
+                             "FROM analytics.user_events")
+    settings = EventsTable.assumed("analytics.epoch_events", FOUR, timestamps="epoch_ms")
+    pg = run_checks(pg_four_column, reflect(pg_four_column, settings))
+    duck = run_checks(epoch_ms, reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR,
+                                                                      timestamps="epoch_ms")))
+    assert {k: (c.status, c.figures) for k, c in pg["checks"].items()} == \
+        {k: (c.status, c.figures) for k, c in duck["checks"].items()}
+    pd.testing.assert_frame_equal(pg["hourly"], duck["hourly"], check_dtype=False)
+
+
 # -- short history: 14 days of seasonal data ------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -39,9 +39,10 @@ def insert_statement(events: EventsTable | None = None):
 
 
 def table_rows(events: EventsTable, rows: list[dict]) -> list[dict]:
-    """``to_row`` rows (runbook column names) keyed by the table's own names, only the columns it has."""
+    """``to_row`` rows (runbook column names) keyed by the table's own names, only the columns it has, times as
+    the table stores them (:meth:`EventsTable.encode`)."""
     keep = [(name, events.real(name)) for name in EVENT_COLUMNS if events.has(name)]
-    return [{real: row.get(name) for name, real in keep} for row in rows]
+    return [{real: events.encode(name, row.get(name)) for name, real in keep} for row in rows]
 
 
 def day_prefix(day: date) -> str:

@@ -563,6 +563,8 @@ def _databases(primary: Region, instance: str | None, sandbox: bool, warehouse: 
         wh["events_table"] = warehouse["table"]
         if warehouse.get("columns"):
             wh["columns"] = warehouse["columns"]
+        if warehouse.get("timestamps"):
+            wh["timestamps"] = warehouse["timestamps"]
         d.note(("databases", "warehouse", "events_table"), warehouse["evidence"], todo=bool(warehouse.get("unsure")))
     else:
         d.note(("databases", "warehouse", "events_table"), "the warehouse was not reachable from here: the runbook's "

@@ -2,7 +2,10 @@
 no rows), when the warehouse is reachable from where ``runbook init`` runs."""
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from ..events_table import NUMERIC_TYPE
 
 #: Runbook column -> names a table may use for it (first match wins; the runbook's own name first).
 SYNONYMS = {
@@ -10,7 +13,8 @@ SYNONYMS = {
     "user_id": ("user_id", "userid", "uid", "user", "customer_id", "visitor_id", "anonymous_id"),
     "session_id": ("session_id", "sessionid", "sid", "session"),
     "event_type": ("event_type", "eventtype", "type", "kind", "event_name", "action", "name"),
-    "event_timestamp": ("event_timestamp", "timestamp", "event_time", "occurred_at", "ts", "created_at", "time"),
+    "event_timestamp": ("event_timestamp", "timestamp", "event_time", "occurred_at", "ts", "created_at", "time",
+                        "event_ts", "ts_ms", "timestamp_ms", "event_time_ms"),
     "received_at": ("received_at", "ingested_at", "loaded_at", "arrived_at"),
     "platform": ("platform", "os", "device"),
     "country": ("country", "country_code", "geo_country"),
@@ -62,7 +66,26 @@ def choose(rows: list[tuple[str, str, str, str]]) -> dict | None:
     renamed = {k: c for k, c in mapping.items() if k != c}
     evidence = (f"information_schema: {table} has {ncols} columns, {len(mapping)} of them the runbook's"
                 + (f" (renamed: {', '.join(f'{k}={c}' for k, c in renamed.items())})" if renamed else ""))
-    return {"table": table, "columns": renamed if renamed else {}, "evidence": evidence, "unsure": bool(renamed)}
+    found = {"table": table, "columns": renamed if renamed else {}, "evidence": evidence, "unsure": bool(renamed)}
+    types = dict(_candidates(rows)[table])
+    ts = mapping["event_timestamp"]
+    if NUMERIC_TYPE.match(types[ts]):
+        found["timestamps"] = epoch_unit(ts)
+        found["evidence"] += (f"; {ts} is {types[ts]}: times as numbers since 1970, {found['timestamps']} "
+                              f"guessed from its name (check the unit)")
+        found["unsure"] = True
+    return found
+
+
+def epoch_unit(column: str) -> str:
+    """The unit a numeric time column's name suggests: ``epoch_ms`` (``ts_ms``, ``event_time_millis``),
+    ``epoch_us`` (``..._us``, ``..._micros``), else ``epoch_s``."""
+    name = column.lower()
+    if re.search(r"(^|_)(ms|millis?|milliseconds?)$", name):
+        return "epoch_ms"
+    if re.search(r"(^|_)(us|micros?|microseconds?)$", name):
+        return "epoch_us"
+    return "epoch_s"
 
 
 def inspect(engine: Any) -> dict:

@@ -99,11 +99,12 @@ def data_ages(ops: Any, *, now: datetime, engines: dict[str, sa.Engine] | None =
                 if table == "events":
                     if not events.exists or not events.has("event_timestamp"):
                         continue          # not measurable: the profile's events table has no time column here
-                    table, col, schema = str(events.name), events.real("event_timestamp"), events.schema
-                t = sa.table(table, sa.column(col), schema=schema)
-                c = t.c[col]
+                    table, schema, t, c = str(events.name), events.schema, events.table, events.col("event_timestamp")
+                else:
+                    t = sa.table(table, sa.column(col))
+                    c = t.c[col]
                 q = sa.select(sa.func.count(), sa.func.min(c),
-                              sa.func.sum(sa.case((c < cutoff, 1), else_=0)))
+                              sa.func.sum(sa.case((c < cutoff, 1), else_=0))).select_from(t)
                 total, oldest, older = conn.execute(q).one()
                 shown = f"{schema}.{table}" if schema else table
                 rows.append({"store": store, "table": shown, "rows": int(total), "oldest": oldest,
