@@ -154,9 +154,9 @@ class Database(_Strict):
     events_table: str = Field("events", description="the events table, schema-qualified allowed (analytics.user_events)")
     columns: dict[str, str] = Field(
         {}, description="runbook column name -> the table's column, e.g. {event_id: id, event_timestamp: occurred_at}")
-    timestamps: Literal["native", "epoch_s", "epoch_ms", "epoch_us"] = Field(
-        "native", description="how event_timestamp and received_at are stored: TIMESTAMP columns (native) or "
-                              "numbers since 1970-01-01 UTC in seconds, milliseconds or microseconds")
+    timestamps: Literal["native", "iso_text", "epoch_s", "epoch_ms", "epoch_us"] = Field(
+        "native", description="how event_timestamp and received_at are stored: TIMESTAMP columns (native), ISO 8601 "
+                              "text in UTC, or numbers since 1970-01-01 UTC in seconds, milliseconds or microseconds")
 
     @field_validator("columns")
     @classmethod

@@ -11,12 +11,12 @@ advice, GDPR deletion, backfill) goes through :class:`EventsTable`:
   the runbook name, so result frames always use the runbook's names;
 * ``.has(name)`` / ``.missing(names)`` - which runbook columns are absent, so the checks needing them are
   "not measurable" instead of a Binder Error;
-* time columns stored as numbers (common in raw clickstream tables; reflection reads each column's type, and
-  the profile's ``databases.<which>.timestamps`` says the unit: ``epoch_s``, ``epoch_ms``, ``epoch_us``):
-  ``.col`` gives ``event_timestamp`` and ``received_at`` as naive UTC TIMESTAMP expressions
-  (:class:`epoch_timestamp`, compiled per dialect), so every reader compares them with the same bounds as
-  native columns; a numeric time column without a unit is a :class:`QueryError` saying which to set.
-  :meth:`EventsTable.encode` turns a time back into the stored number for writers (backfill).
+* time columns stored as numbers or text (common in raw clickstream tables; reflection reads each column's
+  type, and the profile's ``databases.<which>.timestamps`` says how: ``epoch_s``, ``epoch_ms``, ``epoch_us``,
+  ``iso_text``): ``.col`` gives ``event_timestamp`` and ``received_at`` as naive UTC TIMESTAMP expressions
+  (:class:`epoch_timestamp`, compiled per dialect, or a CAST), so every reader compares them with the same
+  bounds as native columns; a stored form the setting does not match is a :class:`QueryError` saying what to
+  set. :meth:`EventsTable.encode` turns a time back into the stored form for writers (backfill).
 
 :func:`reflect` reads the columns once (SQLAlchemy's inspector, one catalog query); without reflection
 (:meth:`EventsTable.assumed`) every mapped column is assumed present, for compiling SQL offline.
@@ -106,8 +106,8 @@ class EventsTable:
     present: frozenset = frozenset(EVENT_COLUMNS)                 # runbook names the table has
     exists: bool = True
     reflected: bool = False
-    timestamps: str = "native"                                    # the profile's unit of numeric time columns
-    numeric: frozenset = frozenset()                              # runbook time columns stored as numbers
+    timestamps: str = "native"                                    # the profile's: native, iso_text, epoch_*
+    stored: Mapping[str, str] = field(default_factory=dict)      # time column -> "number" | "text" (not native)
 
     @classmethod
     def assumed(cls, events_table: str = "events", columns: Mapping[str, str] | None = None, *,
@@ -119,8 +119,9 @@ class EventsTable:
             name = events_table
         mapping = {c: c for c in EVENT_COLUMNS}
         mapping.update(columns or {})
-        numeric = frozenset(TIME_COLUMNS if timestamps in EPOCH_UNITS else ())
-        return cls(name=name, schema=schema, columns=mapping, timestamps=timestamps, numeric=numeric)
+        kind = "number" if timestamps in EPOCH_UNITS else "text" if timestamps == "iso_text" else None
+        return cls(name=name, schema=schema, columns=mapping, timestamps=timestamps,
+                   stored=dict.fromkeys(TIME_COLUMNS, kind) if kind else {})
 
     @classmethod
     def from_settings(cls, db: Any, *, which: str = "warehouse") -> "EventsTable":
@@ -137,29 +138,37 @@ class EventsTable:
         return sa.table(self.name, *cols, schema=self.schema)
 
     def col(self, name: str) -> sa.ColumnElement:
-        """The table's column for runbook column ``name`` (a time column stored as a number: as a naive UTC
-        TIMESTAMP expression); :class:`QueryError` when the table lacks it (callers ask :meth:`has` first)."""
+        """The table's column for runbook column ``name`` (a time column stored as a number or text: as a naive
+        UTC TIMESTAMP expression); :class:`QueryError` when the table lacks it (callers ask :meth:`has` first)."""
         if name not in EVENT_COLUMNS:
             raise ValueError(f"{name!r} is not a runbook column ({', '.join(EVENT_COLUMNS)})")
         if name not in self.present:
             raise QueryError(f"{self.display} has no column for {name!r} ({self.columns[name]!r})")
         column = self.table.c[self.columns[name]]
-        if name not in self.numeric:
+        kind = self.stored.get(name)
+        if kind is None:
             return column
-        if self.timestamps not in EPOCH_UNITS:
-            raise QueryError(f"{self.display}.{self.columns[name]} ({name}) holds numbers, not times: set "
-                             f"databases.<warehouse|database>.timestamps to epoch_s, epoch_ms or epoch_us (its unit)")
-        return epoch_timestamp(column, EPOCH_UNITS[self.timestamps])
+        if kind == "number" and self.timestamps in EPOCH_UNITS:
+            return epoch_timestamp(column, EPOCH_UNITS[self.timestamps])
+        if kind == "text" and self.timestamps == "iso_text":
+            return sa.cast(column, sa.DateTime())
+        what = "epoch_s, epoch_ms or epoch_us (its unit)" if kind == "number" else "iso_text"
+        raise QueryError(f"{self.display}.{self.columns[name]} ({name}) holds {'numbers' if kind == 'number' else kind}, "
+                         "not times: set "
+                         f"databases.<warehouse|database>.timestamps to {what}")
 
     def encode(self, name: str, value: Any) -> Any:
         """``value`` as the table stores runbook column ``name``: a time (naive = UTC) becomes the number of
-        seconds, milliseconds or microseconds since the epoch when the table keeps its times as numbers."""
-        if name not in self.numeric or self.timestamps not in EPOCH_UNITS or not isinstance(value, datetime):
+        seconds, milliseconds or microseconds since the epoch, or ISO 8601 text in UTC (``...Z``), when the table
+        keeps its times so."""
+        kind = self.stored.get(name)
+        if kind is None or not isinstance(value, datetime):
             return value
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        delta = aware - datetime(1970, 1, 1, tzinfo=timezone.utc)
-        return (delta.days * 86_400 + delta.seconds) * EPOCH_UNITS[self.timestamps] \
-            + delta.microseconds * EPOCH_UNITS[self.timestamps] // 1_000_000
+        utc = value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        if kind == "text":
+            return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        delta, unit = utc - datetime(1970, 1, 1, tzinfo=timezone.utc), EPOCH_UNITS.get(self.timestamps, 1)
+        return (delta.days * 86_400 + delta.seconds) * unit + delta.microseconds * unit // 1_000_000
 
     def label(self, name: str) -> sa.Label:
         """:meth:`col` labelled with the runbook's name."""
@@ -202,19 +211,28 @@ _COLUMNS_SQL = {      # information_schema: one cheap catalog query (DuckDB's pg
                        "WHERE table_name = :t AND table_schema = coalesce(:s, current_schema())"),
 }
 _INFORMATION_SCHEMA = ("duckdb", "postgresql", "redshift")
-#: information_schema data types of numbers (an epoch time column), not of times or text
+#: information_schema data types of numbers (an epoch time column) and of text, not of times
 NUMERIC_TYPE = re.compile(r"u?(big|small|tiny|huge)?int(eger|\d+)?\b|numeric|decimal|double|real|float", re.I)
+TEXT_TYPE = re.compile(r"(character varying|varchar|character|char|text|string|nvarchar)\b", re.I)
 
 
-def _columns(bind: sa.Engine | sa.Connection, events: EventsTable) -> list[tuple[str, bool]]:
-    """The table's columns as (name, holds numbers)."""
+def _kind(data_type: Any) -> str | None:
+    """How a column of ``data_type`` (information_schema's text or a SQLAlchemy type) holds a time: "number",
+    "text", or None (a TIMESTAMP, or anything else the database compares with times)."""
+    if isinstance(data_type, sa.types.TypeEngine):
+        return "number" if isinstance(data_type, (sa.Integer, sa.Numeric, sa.Float)) else \
+            "text" if isinstance(data_type, sa.String) else None
+    return "number" if NUMERIC_TYPE.match(str(data_type)) else "text" if TEXT_TYPE.match(str(data_type)) else None
+
+
+def _columns(bind: sa.Engine | sa.Connection, events: EventsTable) -> list[tuple[str, str | None]]:
+    """The table's columns as (name, :func:`_kind` of its type)."""
     if bind.dialect.name in _INFORMATION_SCHEMA:
         with (bind.connect() if isinstance(bind, sa.Engine) else _nullcontext(bind)) as conn:
-            return [(r[0], bool(NUMERIC_TYPE.match(str(r[1]))))
+            return [(r[0], _kind(r[1]))
                     for r in conn.execute(_COLUMNS_SQL["default"], {"t": str(events.name), "s": events.schema})]
     try:
-        return [(c["name"], isinstance(c["type"], (sa.Integer, sa.Numeric, sa.Float)))
-                for c in sa.inspect(bind).get_columns(events.name, schema=events.schema)]
+        return [(c["name"], _kind(c["type"])) for c in sa.inspect(bind).get_columns(events.name, schema=events.schema)]
     except sa.exc.NoSuchTableError:
         return []
 
@@ -241,17 +259,16 @@ def reflect(bind: sa.Engine | sa.Connection, events: EventsTable) -> EventsTable
                          f"{getattr(exc, 'orig', None) or exc}") from exc
     if not found:
         return events.with_present((), exists=False)
-    real = {str(name).lower(): (str(name), numeric) for name, numeric in found}
-    columns, present, numbers = dict(events.columns), set(), set()
+    real = {str(name).lower(): (str(name), kind) for name, kind in found}
+    columns, present, stored = dict(events.columns), set(), {}
     for runbook, name in events.columns.items():
         hit = real.get(str(name).lower())
         if hit is not None:
             columns[runbook] = hit[0]
             present.add(runbook)
             if hit[1] and runbook in TIME_COLUMNS:
-                numbers.add(runbook)
-    return replace(events, columns=columns, present=frozenset(present), exists=True, reflected=True,
-                   numeric=frozenset(numbers))
+                stored[runbook] = hit[1]
+    return replace(events, columns=columns, present=frozenset(present), exists=True, reflected=True, stored=stored)
 
 
 def for_source(ops: Any, source: str, bind: sa.Engine | sa.Connection | None = None, *,

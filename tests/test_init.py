@@ -83,7 +83,8 @@ def test_the_warehouse_events_table_and_its_renamed_columns():
     assert warehouse.choose([("public", "audit_logs", "actor", "text")]) is None
 
 
-@pytest.mark.parametrize("column, dtype, unit", [("ts_ms", "BIGINT", "epoch_ms"), ("ts", "bigint", "epoch_s")])
+@pytest.mark.parametrize("column, dtype, unit", [("ts_ms", "BIGINT", "epoch_ms"), ("ts", "bigint", "epoch_s"),
+                                                 ("event_time", "character varying", "iso_text")])
 def test_a_numeric_time_column_is_drafted_with_its_unit_to_check(column, dtype, unit):
     found = warehouse.choose([("raw", "clicks", c, t) for c, t in
                               (("event_id", "VARCHAR"), ("user_id", "VARCHAR"), (column, dtype))])

@@ -262,7 +262,7 @@ def epoch_ms(four_column, tmp_path_factory):
 def test_epoch_milliseconds_give_the_same_findings_as_timestamps(four_column, epoch_ms):
     native = run_checks(four_column, reflect(four_column, EventsTable.assumed("analytics.user_events", FOUR)))
     t = reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR, timestamps="epoch_ms"))
-    assert t.numeric == {"event_timestamp"}                 # read from the column's type
+    assert t.stored == {"event_timestamp": "number"}        # read from the column's type
     epoch = run_checks(epoch_ms, t)
     assert {k: (c.status, c.figures) for k, c in epoch["checks"].items()} == \
         {k: (c.status, c.figures) for k, c in native["checks"].items()}
@@ -274,6 +274,32 @@ def test_a_numeric_time_column_without_its_unit_says_what_to_set(epoch_ms):
     t = reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR))
     with pytest.raises(QueryError, match="occurred_at .event_timestamp. holds numbers.*epoch_ms"):
         quality.completeness(epoch_ms, WIN, table=t)
+
+
+def test_iso_text_times_give_the_same_findings_as_timestamps(four_column, tmp_path):
+    """``2026-11-25T11:59:58.000000Z`` text, as JSON-fed raw tables hold it; without the setting: what to set."""
+    from opslib.errors import QueryError
+    path = tmp_path / "text.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(f"ATTACH '{four_column.url.database}' AS src (READ_ONLY)")
+    con.execute("CREATE SCHEMA analytics")
+    con.execute("CREATE TABLE analytics.user_events AS SELECT id, uid, kind, "
+                "strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') AS occurred_at FROM src.analytics.user_events")
+    con.close()
+    engine = duckdb_engine(path)
+    try:
+        native = run_checks(four_column, reflect(four_column, EventsTable.assumed("analytics.user_events", FOUR)))
+        t = reflect(engine, EventsTable.assumed("analytics.user_events", FOUR, timestamps="iso_text"))
+        assert t.stored == {"event_timestamp": "text"}
+        text = run_checks(engine, t)
+        assert {k: (c.status, c.figures) for k, c in text["checks"].items()} == \
+            {k: (c.status, c.figures) for k, c in native["checks"].items()}
+        with pytest.raises(QueryError, match="holds text, not times.*iso_text"):
+            quality.completeness(engine, WIN, table=reflect(engine, EventsTable.assumed("analytics.user_events", FOUR)))
+    finally:
+        engine.dispose()
+    assert EventsTable.assumed("events", timestamps="iso_text").encode("received_at", NOW) == \
+        "2026-11-25T12:00:00.000000Z"
 
 
 @pytest.mark.parametrize("unit, expected", [("epoch_s", 1795608000), ("epoch_ms", 1795608000123),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..events_table import NUMERIC_TYPE
+from ..events_table import NUMERIC_TYPE, TEXT_TYPE
 
 #: Runbook column -> names a table may use for it (first match wins; the runbook's own name first).
 SYNONYMS = {
@@ -73,6 +73,10 @@ def choose(rows: list[tuple[str, str, str, str]]) -> dict | None:
         found["timestamps"] = epoch_unit(ts)
         found["evidence"] += (f"; {ts} is {types[ts]}: times as numbers since 1970, {found['timestamps']} "
                               f"guessed from its name (check the unit)")
+        found["unsure"] = True
+    elif TEXT_TYPE.match(types[ts]):
+        found["timestamps"] = "iso_text"
+        found["evidence"] += f"; {ts} is {types[ts]}: times as ISO 8601 text, read in UTC (check)"
         found["unsure"] = True
     return found
 
