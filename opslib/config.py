@@ -447,7 +447,8 @@ def load_profile(profile: "str | os.PathLike | Profile | None" = None) -> Profil
         # every problem at once: a profile written for a new pipeline should not take one run per missing key
         message = problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems)
         if any(e["type"] == "missing" for e in errors):
-            message += "\n(`runbook init` drafts a whole profile from the account; `extends: _common` takes the shared keys)"
+            message += ("\n(`runbook init` drafts a whole profile from the account; `extends: _common` takes the "
+                        "shared keys)")
         raise ProfileError(f"profile {str(path)!r}: {message}",
                            key=".".join(map(str, errors[0]["loc"])), source=str(path)) from exc
 

@@ -152,9 +152,9 @@ class EventsTable:
             return epoch_timestamp(column, EPOCH_UNITS[self.timestamps])
         if kind == "text" and self.timestamps == "iso_text":
             return sa.cast(column, sa.DateTime())
-        what = "epoch_s, epoch_ms or epoch_us (its unit)" if kind == "number" else "iso_text"
-        raise QueryError(f"{self.display}.{self.columns[name]} ({name}) holds {'numbers' if kind == 'number' else kind}, "
-                         "not times: set "
+        holds, what = (("numbers", "epoch_s, epoch_ms or epoch_us (its unit)") if kind == "number"
+                       else ("text", "iso_text"))
+        raise QueryError(f"{self.display}.{self.columns[name]} ({name}) holds {holds}, not times: set "
                          f"databases.<warehouse|database>.timestamps to {what}")
 
     def encode(self, name: str, value: Any) -> Any:

@@ -314,7 +314,8 @@ def test_times_are_written_in_the_stored_unit_and_read_back_per_dialect(unit, ex
         "event_timestamp", NOW) == NOW
     expr = epoch_timestamp(sa.column("ts"), 1000)
     assert str(expr.compile(dialect=postgresql.dialect())) == "(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC')"
-    assert "TIMESTAMP 'epoch' + (ts / 1000.0) * INTERVAL '1 second'" in str(expr.compile(dialect=_dialects()["redshift"]))
+    redshift = str(expr.compile(dialect=_dialects()["redshift"]))
+    assert "TIMESTAMP 'epoch' + (ts / 1000.0) * INTERVAL '1 second'" in redshift
 
 
 @pytest.mark.system_postgres

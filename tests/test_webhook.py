@@ -423,7 +423,8 @@ def test_serve_refuses_a_state_folder_that_is_a_file_before_listening(tmp_path):
 def test_the_default_state_of_an_s3_archive_is_a_local_folder_named_after_it(monkeypatch, tmp_path):
     from opslib.webhook.service import default_state_dir
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert default_state_dir("s3://evidence-bucket/runbooks/prod/") == tmp_path / "opslib/serve/evidence-bucket/runbooks/prod"
+    assert default_state_dir("s3://evidence-bucket/runbooks/prod/") == \
+        tmp_path / "opslib/serve/evidence-bucket/runbooks/prod"
 
 
 def test_subprocess_runner_is_the_runbook_run_path_and_read_only(tmp_path):

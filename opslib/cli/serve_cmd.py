@@ -29,8 +29,8 @@ def register(group: click.Group) -> None:
                    "automatically for a sandbox profile")
 @click.option("--sns-topic", "topics", multiple=True, help="accept SNS messages from these topic ARNs only")
 @click.option("--timeout", type=float, default=None, help="per-cell timeout of a triage run, seconds")
-def serve(profile: str, archive_target: str | None, state: str | None, host: str, port: int, concurrency: int, queue_size: int,
-          dedupe_minutes: float, origins: tuple, topics: tuple, timeout: float | None) -> int:
+def serve(profile: str, archive_target: str | None, state: str | None, host: str, port: int, concurrency: int,
+          queue_size: int, dedupe_minutes: float, origins: tuple, topics: tuple, timeout: float | None) -> int:
     """Receive alarms (POST /sns, /pagerduty, /alertmanager) and run their runbooks read-only.
 
     Secrets come from the environment: OPSLIB_PAGERDUTY_WEBHOOK_SECRET (comma-separated while rotating),
