@@ -131,26 +131,26 @@ class Ops:
     @cached_property
     def warehouse(self) -> sa.Engine:
         """Events at scale (DuckDB in the sandbox, Redshift/PostgreSQL in production). Read-only on DuckDB,
-        so many scheduled runs can read it at once."""
+        so many scheduled runs can read it at once. Its sessions are in UTC (:func:`utc_sessions`)."""
         import sqlalchemy as sa
         url = self._url("warehouse")
         if url.startswith("duckdb"):
-            return sa.create_engine(url, connect_args={"read_only": True}, poolclass=sa.pool.NullPool)
-        return sa.create_engine(url, pool_pre_ping=True)
+            return utc_sessions(sa.create_engine(url, connect_args={"read_only": True}, poolclass=sa.pool.NullPool))
+        return utc_sessions(sa.create_engine(url, pool_pre_ping=True))
 
     def warehouse_for_writing(self) -> sa.Engine:
         """A writable warehouse engine, for actions (retention, GDPR deletion) only."""
         import sqlalchemy as sa
         url = self._url("warehouse")
         if url.startswith("duckdb"):
-            return sa.create_engine(url, poolclass=sa.pool.NullPool)
+            return utc_sessions(sa.create_engine(url, poolclass=sa.pool.NullPool))
         return self.warehouse
 
     @cached_property
     def database(self) -> sa.Engine:
-        """The operational PostgreSQL ``analytics`` database (hot events, error_logs, audit_logs)."""
+        """The operational PostgreSQL ``analytics`` database (hot events, error_logs, audit_logs), in UTC."""
         import sqlalchemy as sa
-        return sa.create_engine(self._url("database"), pool_pre_ping=True, pool_size=2, max_overflow=2)
+        return utc_sessions(sa.create_engine(self._url("database"), pool_pre_ping=True, pool_size=2, max_overflow=2))
 
     # -- clock and URLs --------------------------------------------------------------------
     def now(self) -> datetime:
@@ -171,6 +171,36 @@ class Ops:
         for name in ("warehouse", "database"):
             if name in self.__dict__:
                 self.__dict__.pop(name).dispose()
+
+
+#: the statement that puts a session of each dialect in UTC
+_UTC_SESSION = {"duckdb": "SET TimeZone = 'UTC'", "postgresql": "SET timezone = 'UTC'", "redshift": "SET timezone = 'UTC'"}
+
+
+def utc_sessions(engine: "sa.Engine") -> "sa.Engine":
+    """``engine``, each of whose connections starts in UTC: the checks bound their windows with naive UTC times
+    and truncate to hours, which a TIMESTAMPTZ column would otherwise compare and truncate in the session's zone
+    (DuckDB's default is this machine's, PostgreSQL's the server's): a whole window shifted by hours on a
+    pipeline whose server or laptop is not in UTC. Set outside a transaction (SQLAlchemy's recipe for session
+    settings), so no rollback undoes it."""
+    import sqlalchemy as sa
+    statement = _UTC_SESSION.get(engine.dialect.name)
+    if statement is None:
+        return engine
+
+    @sa.event.listens_for(engine, "connect")
+    def _utc(dbapi_connection, _record) -> None:
+        autocommit = getattr(dbapi_connection, "autocommit", None)
+        if autocommit is False:
+            dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+            if autocommit is False:
+                dbapi_connection.autocommit = False
+    return engine
 
 
 def connect(profile: "str | Profile | None" = None, *, session: boto3.Session | None = None,

@@ -333,6 +333,64 @@ def test_postgresql_reads_epoch_milliseconds_as_duckdb_does(four_column, epoch_m
     pd.testing.assert_frame_equal(pg["hourly"], duck["hourly"], check_dtype=False)
 
 
+# -- TIMESTAMPTZ read from sessions not in UTC --------------------------------------------------------
+
+NEW_YORK = "America/New_York"
+
+
+def _same(a: dict, b: dict) -> bool:
+    return {k: (c.status, c.figures) for k, c in a["checks"].items()} == \
+        {k: (c.status, c.figures) for k, c in b["checks"].items()} and a["hourly"].equals(b["hourly"])
+
+
+def test_duckdb_sessions_read_timestamptz_in_utc_whatever_the_machines_zone(four_column, tmp_path):
+    """DuckDB's session zone defaults to this machine's: a laptop in New York compared a TIMESTAMPTZ column with
+    the checks' naive UTC bounds five hours off. Engines made by utc_sessions (every Ops engine) are in UTC."""
+    from opslib.connection import utc_sessions
+    path = tmp_path / "tz.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"ATTACH '{four_column.url.database}' AS src (READ_ONLY)")
+    con.execute("CREATE SCHEMA analytics")
+    con.execute("CREATE TABLE analytics.user_events AS SELECT id, uid, kind, CAST(occurred_at AS TIMESTAMPTZ) "
+                "AS occurred_at FROM src.analytics.user_events")
+    con.close()
+    settings = EventsTable.assumed("analytics.user_events", FOUR)
+    native = run_checks(four_column, reflect(four_column, settings))
+
+    def checks(utc: bool) -> dict:
+        engine = duckdb_engine(path)
+        sa.event.listen(engine, "connect", lambda c, _: c.cursor().execute(f"SET TimeZone = '{NEW_YORK}'"))
+        engine = utc_sessions(engine) if utc else engine
+        try:
+            return run_checks(engine, reflect(engine, settings))
+        finally:
+            engine.dispose()
+
+    assert not _same(checks(utc=False), native)          # the shift this guards against is real
+    assert _same(checks(utc=True), native)
+
+
+@pytest.mark.system_postgres
+def test_postgresql_sessions_read_timestamptz_in_utc_whatever_the_servers_zone(four_column, pg_four_column):
+    """The same on PostgreSQL whose sessions start in New York's zone (a server's ``timezone``, here as a startup
+    option): utc_sessions' setting holds, also after a rollback."""
+    from opslib.connection import utc_sessions
+    with pg_four_column.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE analytics.tz_events AS SELECT id, uid, kind, "
+                             "occurred_at AT TIME ZONE 'UTC' AS occurred_at FROM analytics.user_events")
+    engine = utc_sessions(sa.create_engine(pg_four_column.url, poolclass=NullPool,
+                                           connect_args={"options": f"-c timezone={NEW_YORK}"}))
+    try:
+        with engine.connect() as conn:
+            conn.rollback()
+            assert conn.exec_driver_sql("SHOW timezone").scalar() == "UTC"
+        pg = run_checks(engine, reflect(engine, EventsTable.assumed("analytics.tz_events", FOUR)))
+    finally:
+        engine.dispose()
+    assert _same(pg, run_checks(four_column, reflect(four_column, EventsTable.assumed("analytics.user_events", FOUR))))
+
+
 # -- short history: 14 days of seasonal data ------------------------------------------------------
 
 @pytest.fixture(scope="module")
