@@ -154,6 +154,12 @@ def run_checks(bind, t: EventsTable) -> dict[str, object]:
     return {"checks": {c.name: c for c in checks}, "hourly": hourly, "activity": activity, "dups": dups}
 
 
+def _same(a: dict, b: dict) -> bool:
+    """Two :func:`run_checks` results agree: every check's status and figures, and the hourly frame."""
+    return {k: (c.status, c.figures) for k, c in a["checks"].items()} == \
+        {k: (c.status, c.figures) for k, c in b["checks"].items()} and a["hourly"].equals(b["hourly"])
+
+
 @pytest.fixture(scope="module")
 def four_column(tmp_path_factory):
     path = tmp_path_factory.mktemp("four") / "wh.duckdb"
@@ -244,17 +250,24 @@ def test_postgresql_gives_the_same_findings_as_duckdb(four_column, pg_four_colum
 
 # -- time columns stored as numbers (epoch milliseconds) --------------------------------------------
 
+def _four_column_copy(four_column, path, occurred_at: str):
+    """A DuckDB file at ``path`` holding the four-column table with ``occurred_at`` stored as the SQL expression
+    ``occurred_at`` makes of the original TIMESTAMP (in a UTC session)."""
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"ATTACH '{four_column.url.database}' AS src (READ_ONLY)")
+    con.execute("CREATE SCHEMA analytics")
+    con.execute(f"CREATE TABLE analytics.user_events AS SELECT id, uid, kind, {occurred_at} AS occurred_at "
+                "FROM src.analytics.user_events")
+    con.close()
+    return path
+
+
 @pytest.fixture(scope="module")
 def epoch_ms(four_column, tmp_path_factory):
     """The four-column table with ``occurred_at`` as BIGINT milliseconds since the epoch, in a DuckDB file."""
-    path = tmp_path_factory.mktemp("epoch") / "wh.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute(f"ATTACH '{four_column.url.database}' AS src (READ_ONLY)")
-    con.execute("CREATE SCHEMA analytics")
-    con.execute("CREATE TABLE analytics.user_events AS SELECT id, uid, kind, epoch_ms(occurred_at) AS occurred_at "
-                "FROM src.analytics.user_events")
-    con.close()
-    engine = duckdb_engine(path)
+    engine = duckdb_engine(_four_column_copy(four_column, tmp_path_factory.mktemp("epoch") / "wh.duckdb",
+                                             "epoch_ms(occurred_at)"))
     yield engine
     engine.dispose()
 
@@ -263,10 +276,7 @@ def test_epoch_milliseconds_give_the_same_findings_as_timestamps(four_column, ep
     native = run_checks(four_column, reflect(four_column, EventsTable.assumed("analytics.user_events", FOUR)))
     t = reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR, timestamps="epoch_ms"))
     assert t.stored == {"event_timestamp": "number"}        # read from the column's type
-    epoch = run_checks(epoch_ms, t)
-    assert {k: (c.status, c.figures) for k, c in epoch["checks"].items()} == \
-        {k: (c.status, c.figures) for k, c in native["checks"].items()}
-    pd.testing.assert_frame_equal(epoch["hourly"], native["hourly"], check_dtype=False)
+    assert _same(run_checks(epoch_ms, t), native)
 
 
 def test_a_numeric_time_column_without_its_unit_says_what_to_set(epoch_ms):
@@ -279,21 +289,13 @@ def test_a_numeric_time_column_without_its_unit_says_what_to_set(epoch_ms):
 def test_iso_text_times_give_the_same_findings_as_timestamps(four_column, tmp_path):
     """``2026-11-25T11:59:58.000000Z`` text, as JSON-fed raw tables hold it; without the setting: what to set."""
     from opslib.errors import QueryError
-    path = tmp_path / "text.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute(f"ATTACH '{four_column.url.database}' AS src (READ_ONLY)")
-    con.execute("CREATE SCHEMA analytics")
-    con.execute("CREATE TABLE analytics.user_events AS SELECT id, uid, kind, "
-                "strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') AS occurred_at FROM src.analytics.user_events")
-    con.close()
-    engine = duckdb_engine(path)
+    engine = duckdb_engine(_four_column_copy(four_column, tmp_path / "text.duckdb",
+                                             "strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ')"))
     try:
         native = run_checks(four_column, reflect(four_column, EventsTable.assumed("analytics.user_events", FOUR)))
         t = reflect(engine, EventsTable.assumed("analytics.user_events", FOUR, timestamps="iso_text"))
         assert t.stored == {"event_timestamp": "text"}
-        text = run_checks(engine, t)
-        assert {k: (c.status, c.figures) for k, c in text["checks"].items()} == \
-            {k: (c.status, c.figures) for k, c in native["checks"].items()}
+        assert _same(run_checks(engine, t), native)
         with pytest.raises(QueryError, match="holds text, not times.*iso_text"):
             quality.completeness(engine, WIN, table=reflect(engine, EventsTable.assumed("analytics.user_events", FOUR)))
     finally:
@@ -328,9 +330,7 @@ def test_postgresql_reads_epoch_milliseconds_as_duckdb_does(four_column, epoch_m
     pg = run_checks(pg_four_column, reflect(pg_four_column, settings))
     duck = run_checks(epoch_ms, reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR,
                                                                       timestamps="epoch_ms")))
-    assert {k: (c.status, c.figures) for k, c in pg["checks"].items()} == \
-        {k: (c.status, c.figures) for k, c in duck["checks"].items()}
-    pd.testing.assert_frame_equal(pg["hourly"], duck["hourly"], check_dtype=False)
+    assert _same(pg, duck)
 
 
 # -- TIMESTAMPTZ read from sessions not in UTC --------------------------------------------------------
@@ -338,23 +338,11 @@ def test_postgresql_reads_epoch_milliseconds_as_duckdb_does(four_column, epoch_m
 NEW_YORK = "America/New_York"
 
 
-def _same(a: dict, b: dict) -> bool:
-    return {k: (c.status, c.figures) for k, c in a["checks"].items()} == \
-        {k: (c.status, c.figures) for k, c in b["checks"].items()} and a["hourly"].equals(b["hourly"])
-
-
 def test_duckdb_sessions_read_timestamptz_in_utc_whatever_the_machines_zone(four_column, tmp_path):
     """DuckDB's session zone defaults to this machine's: a laptop in New York compared a TIMESTAMPTZ column with
     the checks' naive UTC bounds five hours off. Engines made by utc_sessions (every Ops engine) are in UTC."""
     from opslib.connection import utc_sessions
-    path = tmp_path / "tz.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"ATTACH '{four_column.url.database}' AS src (READ_ONLY)")
-    con.execute("CREATE SCHEMA analytics")
-    con.execute("CREATE TABLE analytics.user_events AS SELECT id, uid, kind, CAST(occurred_at AS TIMESTAMPTZ) "
-                "AS occurred_at FROM src.analytics.user_events")
-    con.close()
+    path = _four_column_copy(four_column, tmp_path / "tz.duckdb", "CAST(occurred_at AS TIMESTAMPTZ)")
     settings = EventsTable.assumed("analytics.user_events", FOUR)
     native = run_checks(four_column, reflect(four_column, settings))
 
