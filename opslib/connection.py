@@ -175,6 +175,9 @@ class Ops:
 
 #: the statement that puts a session of each dialect in UTC
 _UTC_SESSION = {"duckdb": "SET TimeZone = 'UTC'", "postgresql": "SET timezone = 'UTC'", "redshift": "SET timezone = 'UTC'"}
+#: DuckDB has time zones (and TIMESTAMPTZ) only with its ICU extension (built into its Python wheels): without it,
+#: there is nothing to set
+_HAS_ZONES = {"duckdb": "SELECT count(*) FROM duckdb_settings() WHERE name = 'TimeZone'"}
 
 
 def utc_sessions(engine: "sa.Engine") -> "sa.Engine":
@@ -184,7 +187,7 @@ def utc_sessions(engine: "sa.Engine") -> "sa.Engine":
     pipeline whose server or laptop is not in UTC. Set outside a transaction (SQLAlchemy's recipe for session
     settings), so no rollback undoes it."""
     import sqlalchemy as sa
-    statement = _UTC_SESSION.get(engine.dialect.name)
+    statement, guard = _UTC_SESSION.get(engine.dialect.name), _HAS_ZONES.get(engine.dialect.name)
     if statement is None:
         return engine
 
@@ -195,7 +198,10 @@ def utc_sessions(engine: "sa.Engine") -> "sa.Engine":
             dbapi_connection.autocommit = True
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(statement)
+            if guard is not None:
+                cursor.execute(guard)
+            if guard is None or cursor.fetchone()[0]:
+                cursor.execute(statement)
         finally:
             cursor.close()
             if autocommit is False:
