@@ -174,6 +174,10 @@ def test_domains_name_the_parameter_and_what_is_allowed():
     (["run", "data-quality", "-p", "min_days=1"], "min_days"),
     (["run", "data-quality", "-p", "history_days=61"], "history_days"),
     (["run", "performance-tuning", "-p", "hours=100000"], "hours"),   # was a 90 s timeout reading 1-minute data
+    (["run", "incident-response", "-p", "remedy=scale-apii"], "remedy"),          # the notebooks' own checks
+    (["run", "security-operations", "-p", "gdpr_user_id=bad/user"], "gdpr_user_id"),
+    (["run", "security-operations", "-p", 'deactivate_keys=["nope"]'], "deactivate_keys"),
+    (["run", "disaster-recovery", "-p", "tolerance=1.5"], "tolerance"),
     (["run", "monitoring-alerts", "-p", "window_hours=361"], "window_hours"),
     (["run", "data-quality", "-p", "source=nosuch"], "source"),
     (["run", "common-operations", "-p", "service=nosuch"], "service"),
@@ -382,6 +386,29 @@ def test_operations_refuse_before_the_kernel_what_their_checks_would_refuse_in_i
 
     runner = _accepted(lambda: check_parameters(notebook, "sandbox", **given))
     assert runner == _accepted(library), f"runbook run {'accepts' if runner else 'refuses'} {given}, the checks do not"
+
+
+def test_every_notebook_check_resolves_and_passes_the_notebooks_defaults():
+    """A notebook's metadata ``check`` names a function that exists, takes only parameters the notebook has (and
+    ``profile``), and lets the notebook's own defaults through: else every run of it would be refused."""
+    import inspect
+
+    from opslib.config import load_profile
+    from opslib.runner.catalog import discover
+    from opslib.runner.domains import check_notebook_values, notebook_check
+    checked = [info for info in discover() if info.check]
+    assert {i.name for i in checked} >= {"incident-response", "security-operations", "disaster-recovery"}
+    for info in checked:
+        module, _, name = info.check.partition(":")
+        function = getattr(__import__(module, fromlist=[name]), name)
+        unknown = [p for p, v in inspect.signature(function).parameters.items()
+                   if p not in info.parameters and p != "profile" and v.default is inspect.Parameter.empty]
+        assert not unknown, f"{info.name}: {info.check} needs {unknown}, which the notebook does not have"
+        check_notebook_values(info, {}, load_profile("sandbox"))
+    with pytest.raises(ParameterError) as err:
+        notebook_check("opslib.sections.incident:check_parameters", {"remedy": "nope", "other": 1})
+    assert err.value.name == "remedy"
+    notebook_check("opslib.sections.operations:validate", {"operation": "nope"})    # needs the profile: skipped
 
 
 def test_a_bound_naming_another_parameter_says_which_and_follows_it():

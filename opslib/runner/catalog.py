@@ -16,7 +16,9 @@ Convention for notebook authors (``runbook list`` and ``runbook run --all`` rely
         "timeout": 600,                         # optional, seconds per cell
         "needs": ["aws", "$source"],            # what preflight checks (default: none, only the archive;
                                                 #   warehouse, database, $PARAM: the database PARAM names)
-        "parameters": {"window_hours": {"min": 1}}   # optional: domains, see opslib.runner.domains
+        "parameters": {"window_hours": {"min": 1}},  # optional: domains, see opslib.runner.domains
+        "check": "opslib.sections.incident:check_parameters"   # optional: the notebook's own check of its
+                                                # parameters, called before the kernel (see domains)
       }
 
   A notebook without ``read_only: true`` is never run by ``--all``. Without ``purpose`` the first
@@ -55,6 +57,7 @@ class NotebookInfo:
     parameters: dict[str, NotebookParameter] = field(default_factory=dict)
     needs: tuple[str, ...] = ()                        # what the preflight checks (opslib.runner.preflight)
     domains: dict = field(default_factory=dict)        # name -> opslib.runner.domains.Domain
+    check: str | None = None                           # "module:function", the notebook's own parameter check
 
 
 def _purpose(nb: nbformat.NotebookNode) -> str:
@@ -83,7 +86,7 @@ def notebook_info(path: str | Path) -> NotebookInfo:
                         purpose=meta.get("purpose") or _purpose(nb), schedule=meta.get("schedule"),
                         timeout=float(timeout) if timeout else None, parameters=parameters,
                         needs=tuple(needs or ()),
-                        domains=domains_from_metadata(meta.get("parameters"), parameters))
+                        domains=domains_from_metadata(meta.get("parameters"), parameters), check=meta.get("check"))
 
 
 def discover(directory: str | Path | None = None) -> list[NotebookInfo]:

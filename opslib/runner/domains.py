@@ -196,6 +196,27 @@ def check_domains(domains: Mapping[str, Domain], values: Mapping[str, Any], prof
 
 def check_notebook_values(info: Any, values: Mapping[str, Any], profile: Any = None) -> None:
     """``values`` of the parameters of notebook ``info`` (a catalog NotebookInfo) against its declared domains,
-    its own defaults standing in for the parameters not given (ParameterError)."""
+    its own defaults standing in for the parameters not given, then its own check (ParameterError)."""
+    defaults = {n: p.default for n, p in info.parameters.items()}
     check_domains(info.domains, values, profile, optional=[n for n, p in info.parameters.items() if p.optional],
-                  defaults={n: p.default for n, p in info.parameters.items()})
+                  defaults=defaults)
+    if getattr(info, "check", None):
+        notebook_check(info.check, {**defaults, **values}, profile)
+
+
+def notebook_check(reference: str, values: Mapping[str, Any], profile: Any = None) -> None:
+    """Call a notebook's own parameter check (its metadata's ``"check": "module:function"``, making the checks its
+    first cells make) with the parameters it names, and ``profile`` (the loaded profile) if it takes one:
+    what the notebook would refuse in the kernel is refused before it starts, by the same code. Checks that
+    need the profile are skipped without one (a cell run by hand)."""
+    import importlib
+    import inspect
+    module, _, name = reference.partition(":")
+    function = getattr(importlib.import_module(module), name)
+    wanted = inspect.signature(function).parameters
+    if "profile" in wanted and profile is None:
+        return
+    kwargs = {n: values[n] for n in wanted if n in values and n != "profile"}
+    if "profile" in wanted:
+        kwargs["profile"] = profile
+    function(**kwargs)

@@ -85,6 +85,16 @@ def check_positive(**values: Any) -> None:
             raise ParameterError(name, value, "a positive whole number")
 
 
+def check_parameters(*, procedure: Any = "auto", remedy: Any = "auto", window_minutes: Any = 60,
+                     api_desired_count: Any = 10, processor_desired_count: Any = 20) -> None:
+    """The Incident Response notebook's parameters (its metadata's ``check``: ``runbook run`` calls it before the
+    kernel starts)."""
+    check_procedure(procedure)
+    check_remedy(remedy)
+    check_positive(window_minutes=window_minutes, api_desired_count=api_desired_count,
+                   processor_desired_count=processor_desired_count)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     error_rate: float          # High Error Rate pages above this share of 5xx
