@@ -76,8 +76,7 @@ def service(profile: str, *, archive: str | None = None, state: str | Path | Non
     prof = load_profile(profile)
     target = resolve_archive(archive, environ)
     store = archive_for(target, profile)          # an S3 archive: its client from the profile's connection
-    local = isinstance(store, LocalArchive)
-    root = Path(state) if state else (store.root if local else default_state_dir(target))
+    root = Path(state) if state else (store.root if isinstance(store, LocalArchive) else default_state_dir(target))
     if root.exists() and not root.is_dir():
         raise ParameterError("--state", str(root), "a folder for the queue and the decision log")
     trusted = list(origins)
@@ -92,12 +91,11 @@ def service(profile: str, *, archive: str | None = None, state: str | Path | Non
                                                   topics=tuple(topics)),
         pagerduty_secrets=resolve_pagerduty_webhook_secrets(environ=environ),
         alertmanager_token=resolve_alertmanager_token(environ=environ))
-    runner = webhook.SubprocessRunner(profile=profile_reference(profile), archive=str(store.root) if local else target,
-                                      timeout=timeout)
+    runner = webhook.SubprocessRunner(profile=profile_reference(profile), archive=store.location, timeout=timeout)
     server = webhook.build(prof, root, settings, runner=runner,
                            respond=webhook.Responder.from_profile(prof, environ).send, clock=_utcnow,
                            data_clock=data_clock,
                            options=webhook.Options(capacity=queue_size, concurrency=concurrency,
                                                    dedupe_minutes=dedupe_minutes, host=host, port=port))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return Service(server, settings, prof, str(store.root) if local else target, root)
+    return Service(server, settings, prof, store.location, root)
