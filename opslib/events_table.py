@@ -15,8 +15,9 @@ advice, GDPR deletion, backfill) goes through :class:`EventsTable`:
   type, and the profile's ``databases.<which>.timestamps`` says how: ``epoch_s``, ``epoch_ms``, ``epoch_us``,
   ``iso_text``): ``.col`` gives ``event_timestamp`` and ``received_at`` as naive UTC TIMESTAMP expressions
   (:class:`epoch_timestamp`, compiled per dialect, or a CAST), so every reader compares them with the same
-  bounds as native columns; a stored form the setting does not match is a :class:`QueryError` saying what to
-  set. :meth:`EventsTable.encode` turns a time back into the stored form for writers (backfill).
+  bounds as native columns; ``.within`` filters a window on a numeric column as stored, so it still prunes; a
+  stored form the setting does not match is a :class:`QueryError` saying what to set.
+  :meth:`EventsTable.encode` turns a time back into the stored form for writers (backfill).
 
 :func:`reflect` reads the columns once (SQLAlchemy's inspector, one catalog query); without reflection
 (:meth:`EventsTable.assumed`) every mapped column is assumed present, for compiling SQL offline.
@@ -156,6 +157,18 @@ class EventsTable:
                        else ("text", "iso_text"))
         raise QueryError(f"{self.display}.{self.columns[name]} ({name}) holds {holds}, not times: set "
                          f"databases.<warehouse|database>.timestamps to {what}")
+
+    def within(self, name: str, start: datetime | None = None, end: datetime | None = None) -> sa.ColumnElement:
+        """``start <= name < end`` for time column ``name`` (naive UTC bounds; either may be None). A column stored
+        as numbers is compared as stored, with the bounds in its unit, so that its sort key, zone maps or
+        partitions still prune (a converted column cannot); text and TIMESTAMP columns through :meth:`col`."""
+        column = self.col(name)                     # QueryError for a column the table lacks or cannot read
+        if self.stored.get(name) == "number":
+            column, bound = self.table.c[self.columns[name]], (lambda value: self.encode(name, value))
+        else:
+            bound = (lambda value: value)
+        return sa.and_(*([column >= bound(start)] if start is not None else []),
+                       *([column < bound(end)] if end is not None else []))
 
     def encode(self, name: str, value: Any) -> Any:
         """``value`` as the table stores runbook column ``name``: a time (naive = UTC) becomes the number of

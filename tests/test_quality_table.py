@@ -320,6 +320,18 @@ def test_times_are_written_in_the_stored_unit_and_read_back_per_dialect(unit, ex
     assert "TIMESTAMP 'epoch' + (ts / 1000.0) * INTERVAL '1 second'" in redshift
 
 
+def test_windows_on_a_numeric_time_column_compare_it_as_stored():
+    """The window filter keeps the stored column on its own side (bounds in its unit), so a sort key or zone maps
+    on it still prune; only what is selected and grouped is converted."""
+    t = EventsTable.assumed("clicks", {"event_timestamp": "ts_ms"}, timestamps="epoch_ms")
+    query = q.runbook_completeness(t, NOW - timedelta(hours=2), NOW)
+    compiled = query.compile(dialect=_dialects()["redshift"])
+    where = str(compiled).split("WHERE", 1)[1]
+    assert "clicks.ts_ms >= %(ts_ms_1)s AND clicks.ts_ms < %(ts_ms_2)s" in where
+    assert (compiled.params["ts_ms_1"], compiled.params["ts_ms_2"]) == (1795600800000, 1795608000000)
+    assert "TIMESTAMP 'epoch'" in str(compiled).split("WHERE", 1)[0]        # the hours are converted
+
+
 @pytest.mark.system_postgres
 def test_postgresql_reads_epoch_milliseconds_as_duckdb_does(four_column, epoch_ms, pg_four_column):
     with pg_four_column.begin() as conn:

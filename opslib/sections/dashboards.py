@@ -84,7 +84,7 @@ def daily_activity(engine: sa.Engine, *, days: int = 14, now: datetime, table: A
                else sa.cast(sa.null(), sa.Float))
     query = (sa.select(day, users.label("daily_active_users"), sa.func.count().label("events"),
                        revenue.label("revenue"))
-             .where(ts >= start, ts < now.replace(tzinfo=None))
+             .where(events.within("event_timestamp", start, now.replace(tzinfo=None)))
              .group_by(day).order_by(day))
     with engine.connect() as conn:
         frame = pd.read_sql(query, conn)

@@ -46,7 +46,7 @@ def key_advice(engine: sa.Engine, table: Any = None, *, since: datetime | None =
         uid = events.col("user_id")
         per_user = sa.select(uid, sa.func.count().label("n")).group_by(uid)
         if since is not None:
-            per_user = per_user.where(events.col("event_timestamp") >= since.replace(tzinfo=None))
+            per_user = per_user.where(events.within("event_timestamp", since.replace(tzinfo=None)))
         sub = per_user.subquery()
         # NULL user_ids form one group: with DISTKEY user_id they all land on one slice, so they count for skew
         q = sa.select(sa.func.coalesce(sa.func.sum(sub.c.n), 0), sa.func.count(sub.c[uid.name]),
@@ -54,7 +54,7 @@ def key_advice(engine: sa.Engine, table: Any = None, *, since: datetime | None =
     else:
         q = sa.select(sa.func.count(), sa.literal(0), sa.literal(0)).select_from(events.table)
         if since is not None:
-            q = q.where(events.col("event_timestamp") >= since.replace(tzinfo=None))
+            q = q.where(events.within("event_timestamp", since.replace(tzinfo=None)))
     try:
         with engine.connect() as conn:
             rows, distinct, top = (int(v) for v in conn.execute(q).one())

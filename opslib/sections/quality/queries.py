@@ -37,9 +37,7 @@ def events_table(name: str = "events", schema: str | None = None,
 
 
 def _in(t: EventsTable, start: datetime, end: datetime):
-    t = as_events(t)
-    ts = t.col("event_timestamp")
-    return sa.and_(ts >= db_time(start), ts < db_time(end))
+    return as_events(t).within("event_timestamp", db_time(start), db_time(end))
 
 
 def runbook_completeness(t: EventsTable, start: datetime, end: datetime) -> sa.Select:
