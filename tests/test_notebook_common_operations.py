@@ -108,3 +108,15 @@ def test_defaults_backfill_and_a_deploy_rolled_back(ops, drill_sandbox, tmp_path
     after = snapshot(ops)
     assert after.pop("db/events") == before.pop("db/events") + inserted
     assert after == before
+
+
+def test_a_backfill_into_the_future_is_refused_before_the_kernel_by_the_sandboxs_clock(ops, tmp_path):
+    """The notebook's own check (its metadata's ``check``: ``operations.validate``) runs before the kernel with the
+    clock the notebook would use, the sandbox's: a day after its today is refused, exit 2, nothing archived."""
+    from runbook_cli import runbook
+    tomorrow = ops.now().date() + timedelta(days=1)
+    proc = runbook("run", NOTEBOOK, "--archive", str(tmp_path / "runs"), "-p", "operation=backfill",
+                   "-p", f"start_date={tomorrow}", "-p", f"end_date={tomorrow}")
+    assert proc.returncode == 2, proc.stderr
+    assert "end_date" in proc.stderr and f"a day up to today ({ops.now().date()})" in proc.stderr
+    assert not (tmp_path / "runs").exists()

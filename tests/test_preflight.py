@@ -397,12 +397,13 @@ def test_every_notebook_check_resolves_and_passes_the_notebooks_defaults():
     from opslib.runner.catalog import discover
     from opslib.runner.domains import check_notebook_values, notebook_check
     checked = [info for info in discover() if info.check]
-    assert {i.name for i in checked} >= {"incident-response", "security-operations", "disaster-recovery"}
+    assert {i.name for i in checked} >= {"incident-response", "security-operations", "disaster-recovery",
+                                         "common-operations"}
     for info in checked:
         module, _, name = info.check.partition(":")
         function = getattr(__import__(module, fromlist=[name]), name)
         unknown = [p for p, v in inspect.signature(function).parameters.items()
-                   if p not in info.parameters and p != "profile" and v.default is inspect.Parameter.empty]
+                   if p not in info.parameters and p not in ("profile", "now") and v.default is inspect.Parameter.empty]
         assert not unknown, f"{info.name}: {info.check} needs {unknown}, which the notebook does not have"
         check_notebook_values(info, {}, load_profile("sandbox"))
     with pytest.raises(ParameterError) as err:

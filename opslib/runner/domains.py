@@ -206,17 +206,25 @@ def check_notebook_values(info: Any, values: Mapping[str, Any], profile: Any = N
 
 def notebook_check(reference: str, values: Mapping[str, Any], profile: Any = None) -> None:
     """Call a notebook's own parameter check (its metadata's ``"check": "module:function"``, making the checks its
-    first cells make) with the parameters it names, and ``profile`` (the loaded profile) if it takes one:
-    what the notebook would refuse in the kernel is refused before it starts, by the same code. Checks that
-    need the profile are skipped without one (a cell run by hand)."""
+    first cells make) with the parameters it names, ``profile`` (the loaded profile) and ``now`` (the profile's
+    clock, as ``Ops.now`` gives it to the notebook) if it takes them: what the notebook would refuse in the kernel
+    is refused before it starts, by the same code. Checks that need the profile are skipped without one (a cell
+    run by hand), and those that need the clock where it cannot be read (a sandbox profile without a sandbox)."""
     import importlib
     import inspect
     module, _, name = reference.partition(":")
     function = getattr(importlib.import_module(module), name)
     wanted = inspect.signature(function).parameters
-    if "profile" in wanted and profile is None:
+    if ("profile" in wanted or "now" in wanted) and profile is None:
         return
-    kwargs = {n: values[n] for n in wanted if n in values and n != "profile"}
+    kwargs = {n: values[n] for n in wanted if n in values and n not in ("profile", "now")}
     if "profile" in wanted:
         kwargs["profile"] = profile
+    if "now" in wanted:
+        from ..connection import connect
+        from ..errors import OpsError
+        try:
+            kwargs["now"] = connect(profile).now()
+        except OpsError:             # the sandbox's clock cannot be read: the preflight says why, nothing runs
+            return
     function(**kwargs)
