@@ -10,7 +10,6 @@ removed, and the exit code is 128 + the signal (130, 143).
 from __future__ import annotations
 
 import contextlib
-import copy
 import signal
 import tempfile
 import threading
@@ -300,10 +299,9 @@ def archive_notebook(nb: nbformat.NotebookNode, *, archive: Archive, run_id: str
     status = abnormal or overall_status(checks)
     bad_cell = failing_cell(nb) if abnormal else None
     exit_code = _exit_code(status, signum)
-    nb = copy.deepcopy(nb)
-    nb.metadata["opslib_run"] = {"id": run_id, "notebook": name, "profile": profile, "mode": mode,
-                                 "start": start.isoformat(), "status": status, "incident_id": incident_id}
-    nb = scrub.notebook(nb)
+    nb = scrub.notebook(nb)                   # a scrubbed copy: the caller's notebook is left as it was
+    nb.metadata["opslib_run"] = scrub.obj({"id": run_id, "notebook": name, "profile": profile, "mode": mode,
+                                           "start": start.isoformat(), "status": status, "incident_id": incident_id})
     ipynb = nbformat.writes(nb).encode()
     stem = run_stem(start, name, run_id)
     html, assets = render_page(nb, title=f"{name} {run_id} ({status})", assets=asset_prefix(stem))

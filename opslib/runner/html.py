@@ -131,17 +131,30 @@ def _figure_html(figure: Mapping) -> str:
 
 
 def with_chart_html(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
-    """A copy of ``nb`` where each plotly output also has a ``text/html`` drawing; and the chart count."""
-    out = copy.deepcopy(nb)
-    charts = 0
-    for cell in out.cells:
-        for output in cell.get("outputs", []) or []:
-            data = output.get("data") or {}
-            if PLOTLY_MIME in data:
-                data["text/html"] = _figure_html(data[PLOTLY_MIME])
-                data.pop("text/plain", None)
-                charts += 1
+    """A copy of ``nb`` where each plotly output also has a ``text/html`` drawing; and the chart count. Only what
+    changes is copied (the notebook, its metadata, the cells with a chart and their outputs): the exporter
+    copies the whole notebook again anyway, and ``nb`` is left as it was."""
+    out = copy.copy(nb)
+    out.metadata = copy.copy(nb.metadata)
+    cells, charts = [], 0
+    for cell in nb.cells:
+        if any(PLOTLY_MIME in (o.get("data") or {}) for o in cell.get("outputs", []) or []):
+            cell = copy.copy(cell)
+            cell.outputs = [_drawn(o) for o in cell.outputs]
+            charts += sum(PLOTLY_MIME in (o.get("data") or {}) for o in cell.outputs)
+        cells.append(cell)
+    out.cells = cells
     return out, charts
+
+
+def _drawn(output: Mapping) -> Mapping:
+    """A plotly output with its ``text/html`` drawing instead of its ``text/plain`` (others as they are)."""
+    data = output.get("data") or {}
+    if PLOTLY_MIME not in data:
+        return output
+    drawn = {k: v for k, v in data.items() if k != "text/plain"}
+    drawn["text/html"] = _figure_html(data[PLOTLY_MIME])
+    return nbformat.NotebookNode({**output, "data": nbformat.NotebookNode(drawn)})
 
 
 def render_page(nb: nbformat.NotebookNode, *, title: str | None = None,
