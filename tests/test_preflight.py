@@ -178,6 +178,7 @@ def test_domains_name_the_parameter_and_what_is_allowed():
     (["run", "security-operations", "-p", "gdpr_user_id=bad/user"], "gdpr_user_id"),
     (["run", "security-operations", "-p", 'deactivate_keys=["nope"]'], "deactivate_keys"),
     (["run", "disaster-recovery", "-p", "tolerance=1.5"], "tolerance"),
+    (["run", "maintenance", "-p", "fail_days=40"], "fail_days"),      # above the profile's warn_days (30)
     (["run", "monitoring-alerts", "-p", "window_hours=361"], "window_hours"),
     (["run", "data-quality", "-p", "source=nosuch"], "source"),
     (["run", "common-operations", "-p", "service=nosuch"], "service"),
@@ -398,7 +399,7 @@ def test_every_notebook_check_resolves_and_passes_the_notebooks_defaults():
     from opslib.runner.domains import check_notebook_values, notebook_check
     checked = [info for info in discover() if info.check]
     assert {i.name for i in checked} >= {"incident-response", "security-operations", "disaster-recovery",
-                                         "common-operations"}
+                                         "common-operations", "maintenance"}
     for info in checked:
         module, _, name = info.check.partition(":")
         function = getattr(__import__(module, fromlist=[name]), name)

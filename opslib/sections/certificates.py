@@ -153,16 +153,24 @@ def _paths_param(name: str, value: Any) -> list[str]:
     return [str(v) for v in items]
 
 
-def settings(profile: Any, *, pem_paths: Any = None, tls_endpoints: Any = (), warn_days: Any = None,
-             fail_days: Any = None) -> Settings:
-    """The notebook's certificate parameters checked before any read: thresholds (None: the profile's),
-    the PEM files named by ``certificates.pem_paths`` and ``pem_paths`` (each must exist: a named file that
-    does not is a ParameterError naming it), and ``tls_endpoints`` (``host[:port]``)."""
+def thresholds(profile: Any, *, warn_days: Any = None, fail_days: Any = None) -> tuple[int, int]:
+    """(warn, fail) days: the parameters, None standing for the profile's ``certificates`` ones; fail at most
+    warn. The maintenance notebook's ``check`` (``runbook run`` calls it before the kernel)."""
     cfg = profile.certificates
     warn = _days_param("warn_days", warn_days, cfg.warn_days)
     fail = _days_param("fail_days", fail_days, cfg.fail_days)
     if fail > warn:
         raise ParameterError("fail_days", fail, f"at most warn_days ({warn})")
+    return warn, fail
+
+
+def settings(profile: Any, *, pem_paths: Any = None, tls_endpoints: Any = (), warn_days: Any = None,
+             fail_days: Any = None) -> Settings:
+    """The notebook's certificate parameters checked before any read: thresholds (:func:`thresholds`),
+    the PEM files named by ``certificates.pem_paths`` and ``pem_paths`` (each must exist: a named file that
+    does not is a ParameterError naming it), and ``tls_endpoints`` (``host[:port]``)."""
+    cfg = profile.certificates
+    warn, fail = thresholds(profile, warn_days=warn_days, fail_days=fail_days)
     named = [("certificates.pem_paths", p) for p in _paths_param("certificates.pem_paths", list(cfg.pem_paths))]
     named += [("pem_paths", p) for p in _paths_param("pem_paths", pem_paths)]
     for param, path in named:
