@@ -146,13 +146,20 @@ class EventsTable:
         if name not in self.present:
             raise QueryError(f"{self.display} has no column for {name!r} ({self.columns[name]!r})")
         column = self.table.c[self.columns[name]]
-        kind = self.stored.get(name)
+        kind = self._stored(name)
         if kind is None:
             return column
-        if kind == "number" and self.timestamps in EPOCH_UNITS:
-            return epoch_timestamp(column, EPOCH_UNITS[self.timestamps])
-        if kind == "text" and self.timestamps == "iso_text":
-            return sa.cast(column, sa.DateTime())
+        return epoch_timestamp(column, EPOCH_UNITS[self.timestamps]) if kind == "number" else \
+            sa.cast(column, sa.DateTime())
+
+    def _stored(self, name: str) -> str | None:
+        """How the table stores runbook column ``name``: None (as the database's times, or not a time column),
+        "number" or "text"; a :class:`QueryError` saying what to set when the profile's ``timestamps`` does not
+        say how to read it."""
+        kind = self.stored.get(name)
+        readable = {"number": self.timestamps in EPOCH_UNITS, "text": self.timestamps == "iso_text"}
+        if kind is None or readable[kind]:
+            return kind
         holds, what = (("numbers", "epoch_s, epoch_ms or epoch_us (its unit)") if kind == "number"
                        else ("text", "iso_text"))
         raise QueryError(f"{self.display}.{self.columns[name]} ({name}) holds {holds}, not times: set "
@@ -163,24 +170,24 @@ class EventsTable:
         as numbers is compared as stored, with the bounds in its unit, so that its sort key, zone maps or
         partitions still prune (a converted column cannot); text and TIMESTAMP columns through :meth:`col`."""
         column = self.col(name)                     # QueryError for a column the table lacks or cannot read
-        if self.stored.get(name) == "number":
-            column, bound = self.table.c[self.columns[name]], (lambda value: self.encode(name, value))
-        else:
-            bound = (lambda value: value)
-        return sa.and_(*([column >= bound(start)] if start is not None else []),
-                       *([column < bound(end)] if end is not None else []))
+        if self._stored(name) == "number":
+            column, start, end = self.table.c[self.columns[name]], self.encode(name, start), self.encode(name, end)
+        return sa.and_(*([column >= start] if start is not None else []),
+                       *([column < end] if end is not None else []))
 
     def encode(self, name: str, value: Any) -> Any:
         """``value`` as the table stores runbook column ``name``: a time (naive = UTC) becomes the number of
         seconds, milliseconds or microseconds since the epoch, or ISO 8601 text in UTC (``...Z``), when the table
-        keeps its times so."""
-        kind = self.stored.get(name)
-        if kind is None or not isinstance(value, datetime):
+        keeps its times so (a :class:`QueryError` as for :meth:`col` when the profile does not say how)."""
+        if not isinstance(value, datetime):
+            return value
+        kind = self._stored(name)
+        if kind is None:
             return value
         utc = value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
         if kind == "text":
             return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-        delta, unit = utc - datetime(1970, 1, 1, tzinfo=timezone.utc), EPOCH_UNITS.get(self.timestamps, 1)
+        delta, unit = utc - datetime(1970, 1, 1, tzinfo=timezone.utc), EPOCH_UNITS[self.timestamps]
         return (delta.days * 86_400 + delta.seconds) * unit + delta.microseconds * unit // 1_000_000
 
     def label(self, name: str) -> sa.Label:

@@ -284,6 +284,8 @@ def test_a_numeric_time_column_without_its_unit_says_what_to_set(epoch_ms):
     t = reflect(epoch_ms, EventsTable.assumed("analytics.user_events", FOUR))
     with pytest.raises(QueryError, match="occurred_at .event_timestamp. holds numbers.*epoch_ms"):
         quality.completeness(epoch_ms, WIN, table=t)
+    with pytest.raises(QueryError, match="holds numbers"):            # nor is a time written in a guessed unit
+        t.encode("event_timestamp", NOW)
 
 
 def test_iso_text_times_give_the_same_findings_as_timestamps(four_column, tmp_path):

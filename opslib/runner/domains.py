@@ -200,7 +200,7 @@ def check_notebook_values(info: Any, values: Mapping[str, Any], profile: Any = N
     defaults = {n: p.default for n, p in info.parameters.items()}
     check_domains(info.domains, values, profile, optional=[n for n, p in info.parameters.items() if p.optional],
                   defaults=defaults)
-    if getattr(info, "check", None):
+    if info.check:
         notebook_check(info.check, {**defaults, **values}, profile)
 
 

@@ -138,10 +138,13 @@ def with_chart_html(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, i
     out.metadata = copy.copy(nb.metadata)
     cells, charts = [], 0
     for cell in nb.cells:
-        if any(PLOTLY_MIME in (o.get("data") or {}) for o in cell.get("outputs", []) or []):
+        outputs = cell.get("outputs") or []
+        drawn = [_drawn(o) for o in outputs]
+        changed = sum(d is not o for d, o in zip(drawn, outputs))
+        if changed:
             cell = copy.copy(cell)
-            cell.outputs = [_drawn(o) for o in cell.outputs]
-            charts += sum(PLOTLY_MIME in (o.get("data") or {}) for o in cell.outputs)
+            cell.outputs = drawn
+            charts += changed
         cells.append(cell)
     out.cells = cells
     return out, charts

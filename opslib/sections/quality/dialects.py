@@ -10,6 +10,9 @@ warehouses are the constructs below, each compiled per dialect with ``@compiles`
 * :class:`seconds_between` - ``a - b`` in seconds: ``EXTRACT(EPOCH FROM a - b)`` (DuckDB,
   PostgreSQL); Redshift has no interval arithmetic on columns, so ``DATEDIFF(millisecond, b, a)``.
 
+Reading a time column stored as numbers (:class:`opslib.events_table.epoch_timestamp`) differs per dialect too;
+it lives with the events table, the layer below, which every reader of the table goes through.
+
 Session settings differ too: :func:`configure` caps DuckDB's buffer cache for the checks' connection
 (without a cap an unsorted 100M-event warehouse keeps about 4 GB of decompressed blocks resident).
 
