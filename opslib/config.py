@@ -39,7 +39,9 @@ class _Strict(BaseModel):
 
 class AwsSettings(_Strict):
     primary_region: str
-    dr_region: str
+    dr_region: str | None = Field(
+        None, description="the disaster-recovery region; leave it out for a single-region pipeline (the DR "
+                          "runbook then has nothing to check, the other runbooks read the primary region only)")
     account_id: str | None = None
     profile_name: str | None = Field(None, description="boto3 named profile (SSO, assume-role...)")
     endpoint_url: str | None = Field(
@@ -81,14 +83,14 @@ class Service(_Strict):
 
 class EcsSettings(_Strict):
     cluster: str
-    dr_cluster: str
+    dr_cluster: str | None = Field(None, description="the DR region's cluster (required with aws.dr_region)")
     min_desired_count: int = 1
     max_desired_count: int = 100
 
 
 class KinesisSettings(_Strict):
     stream: str
-    dr_stream: str
+    dr_stream: str | None = Field(None, description="the DR region's stream (required with aws.dr_region)")
     consumer: str
     max_shards: int = 500
     checkpoint_layout: Literal["seed", "kcl"] = Field(
@@ -114,8 +116,8 @@ class DnsSettings(_Strict):
     hosted_zone: str
     record: str
     primary_alb_dns: str
-    dr_alb_dns: str
-    dr_health_url: str
+    dr_alb_dns: str | None = None
+    dr_health_url: str | None = None
 
 
 class RdsSettings(_Strict):
@@ -311,6 +313,20 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> "Profile":
+        a = self.aws
+        if a.dr_region is not None:
+            if a.dr_region == a.primary_region:
+                raise ValueError(f"aws.dr_region: {a.dr_region!r} is the primary region; name another region, or leave "
+                                 f"aws.dr_region out for a single-region pipeline")
+            for key, value in (("ecs.dr_cluster", self.ecs.dr_cluster), ("kinesis.dr_stream", self.kinesis.dr_stream)):
+                if not value:
+                    raise ValueError(f"key {key!r} is required with aws.dr_region ({a.dr_region}); leave aws.dr_region "
+                                     f"out for a single-region pipeline")
+        else:
+            for name, metric in self.metrics.items():
+                if metric.region == "dr":
+                    raise ValueError(f"metrics.{name}.region: 'dr', but the profile has no aws.dr_region; "
+                                     f"allowed: primary")
         for i, rule in enumerate(self.alerts):
             for part in rule.metric.split("/"):
                 if part not in self.metrics:
@@ -318,6 +334,17 @@ class Profile(_Strict):
                         f"alerts.{i}.metric: {part!r} is not a metric of this profile; "
                         f"allowed: {', '.join(sorted(self.metrics))}")
         return self
+
+    @property
+    def has_dr(self) -> bool:
+        """Whether the pipeline has a disaster-recovery region (``aws.dr_region``). Without one, the DR-side names
+        (``ecs.dr_cluster``, ``kinesis.dr_stream``, ``dns.dr_*``) are not used, even where an extended profile sets them."""
+        return self.aws.dr_region is not None
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """The regions the pipeline runs in, as the runbooks name them: ``("primary", "dr")``, or ``("primary",)``."""
+        return ("primary", "dr") if self.has_dr else ("primary",)
 
     def services_with_role(self, role: str) -> list[Service]:
         """Every service the profile declares with ``role`` (in profile order; empty when none)."""

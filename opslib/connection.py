@@ -74,10 +74,20 @@ class Ops:
         return self.profile.aws.primary_region
 
     @property
-    def dr_region(self) -> str:
+    def dr_region(self) -> str | None:
+        """The DR region, or None for a single-region pipeline."""
         return self.profile.aws.dr_region
 
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """``("primary", "dr")``, or ``("primary",)`` for a single-region pipeline (:attr:`Profile.sides`)."""
+        return self.profile.sides
+
     def region(self, region: Region = "primary") -> str:
+        """The region name of ``"primary"``, ``"dr"`` or a name. ``"dr"`` without a DR region raises ProfileError."""
+        if region == "dr" and self.dr_region is None:
+            raise ProfileError(f"profile {self.profile.name!r} has no DR region (aws.dr_region): this pipeline runs in "
+                               f"{self.primary_region} only", key="aws.dr_region", source=self.profile.source)
         return {"primary": self.primary_region, "dr": self.dr_region}.get(region, region)
 
     @property

@@ -231,3 +231,43 @@ def test_test_restore_records_are_read_back_and_undone_in_a_fresh_process(ops, s
     finally:
         for name in _scratch_tables(ops):
             ops.client("dynamodb").delete_table(TableName=name)
+
+
+# -- a single-region pipeline (no aws.dr_region): what the DR runbook still checks ----------------------------
+SINGLE_REGION = os.path.join(os.path.dirname(__file__), "profiles", "single-region.yaml")
+
+
+def test_a_single_region_pipeline_refuses_a_regional_failover_only():
+    from opslib.config import load_profile
+    prof = load_profile(SINGLE_REGION)
+    with pytest.raises(ParameterError) as err:
+        dr.validate_parameters(operation="regional-failover", dry_run=True, profile=prof)
+    assert err.value.name == "operation" and "names no DR region" in err.value.allowed
+    assert "regional-failover" not in err.value.allowed.split(" (")[0]
+    for operation in ("status", "database-failover", "test-restore"):
+        dr.validate_parameters(operation=operation, dry_run=True, profile=prof)
+    dr.validate_parameters(operation="regional-failover", dry_run=True, profile=load_profile("sandbox"))
+
+
+def test_single_region_readiness_and_rpo():
+    import pandas as pd
+    from opslib.actions import route53
+    from opslib.sections.disaster_recovery.readiness import Readiness
+    from opslib.sections.disaster_recovery.rpo import RpoStatus
+    no_dr = [Precondition(route53.NO_DR_CHECK, False, "the profile names no DR region")]
+    healthy = pd.DataFrame({"service": ["collector", "enricher"], "ok": [True, True]})
+    found = {c.name: c for c in Readiness(healthy, no_dr, None, False, region="eu-west-1", has_dr=False).checks()}
+    assert found["dr-readiness"].status == "ok" and found["dr-readiness"].figures["dr_configured"] is False
+    assert found["primary-region"].status == "ok"
+    down = Readiness(healthy.assign(ok=False), no_dr, None, False, region="eu-west-1", has_dr=False)
+    found = {c.name: c for c in down.checks()}
+    assert not down.failover_advised and found["primary-region"].status == "fail"
+    assert "primary region eu-west-1 down" in found["primary-region"].detail
+    assert "no DR region to fail over to" in found["primary-region"].detail
+    now = pd.Timestamp("2026-11-25 12:00", tz="UTC").to_pydatetime()
+    lag = pd.Series([2.0, 3.0], index=pd.date_range("2026-11-25 11:58", periods=2, freq="min", tz="UTC"))
+    rpo = RpoStatus(5, now, lag, None, "ENABLED")
+    assert list(rpo.rows()["data"]) == ["RDS analytics DB (replica lag)", "DynamoDB real-time events (PITR)"]
+    check = rpo.check()
+    assert check.status == "ok" and check.figures["dr_stream_idle_min"] is None and "no DR region" in check.detail
+    assert dr.replication_chart(rpo).startswith("No DR region")

@@ -140,6 +140,11 @@ def test_aws_issue_hint():
     check = incident.aws_issue_hint(down, ready, **kw)
     assert check.status == "fail" and check.figures["primary_down"] == ["ingestion-api", "stream-processor"]
     assert incident.aws_issue_hint(down, broken, **kw).status == "warn"
+    # a single-region pipeline: nothing to compare with, so a warning that names what to check, never a failure
+    alone = {"primary_region": "us-east-1", "dr_region": None}
+    assert incident.aws_issue_hint(up, [], **alone).detail.endswith("no DR region in the profile")
+    check = incident.aws_issue_hint(down, [], **alone)
+    assert check.status == "warn" and "names no DR region" in check.detail and "AWS Health Dashboard" in check.detail
 
 
 def test_validate_record():

@@ -116,6 +116,29 @@ def test_alert_rule_must_name_a_known_metric(tmp_path):
     assert "alerts.0.metric" in str(err.value) and "health_check_failures" in str(err.value)
 
 
+def test_a_pipeline_without_a_dr_region_is_single_region(tmp_path):
+    data = _sandbox_data()
+    data["aws"].pop("dr_region")             # the DR names _common gives are then unused
+    prof = load_profile(_write(tmp_path, data))
+    assert not prof.has_dr and prof.sides == ("primary",)
+    assert load_profile("sandbox").sides == ("primary", "dr")
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda d: d["aws"].update(dr_region=d["aws"]["primary_region"]), "aws.dr_region: 'us-east-1' is the primary region"),
+    (lambda d: d["ecs"].pop("dr_cluster"), "key 'ecs.dr_cluster' is required with aws.dr_region (us-west-2)"),
+    (lambda d: d["kinesis"].pop("dr_stream"), "key 'kinesis.dr_stream' is required with aws.dr_region"),
+    (lambda d: (d["aws"].pop("dr_region"), d["metrics"]["events_dropped"].update(region="dr")),
+     "metrics.events_dropped.region: 'dr', but the profile has no aws.dr_region"),
+])
+def test_a_dr_side_is_whole_or_absent(tmp_path, change, named):
+    data = _sandbox_data()
+    change(data)
+    with pytest.raises(ProfileError) as err:
+        load_profile(_write(tmp_path, data))
+    assert named in str(err.value)
+
+
 def test_invalid_yaml_is_reported(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text(textwrap.dedent("""\

@@ -96,6 +96,8 @@ def _plan_alias_record(ops: "Ops", dns_name: str, *, record: str | None = None, 
 # -- pre-flight of the DR side ---------------------------------------------------------------------
 FAILOVER_ROLE = "ingest"        # the services a regional failover moves: those receiving the events
 ROLE_CHECK = f"DR services (role {FAILOVER_ROLE})"
+#: the one pre-flight check of a single-region pipeline's failover: it fails (there is no DR region)
+NO_DR_CHECK = "DR region"
 
 
 def failover_services(ops: "Ops") -> list:
@@ -108,6 +110,9 @@ def dr_preflight(ops: "Ops", *, services: Iterable[str] | None = None, check_hea
     """Read-only checks that the DR region can take the traffic: each of ``services`` (default: every ECS
     service with role ingest) exists in the DR cluster, the DR stream is ACTIVE, the DR health URL answers.
     A profile without an ingest service fails the check named :data:`ROLE_CHECK` (nothing to fail over)."""
+    if not ops.profile.has_dr:
+        return [Precondition(NO_DR_CHECK, False, f"the profile names no DR region (aws.dr_region): {ops.primary_region} "
+                                                 f"has nothing to fail over to")]
     checks: list[Precondition] = []
     cluster = ops.profile.ecs.dr_cluster
     names = [s.name for s in failover_services(ops)] if services is None else list(services)

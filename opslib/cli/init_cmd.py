@@ -116,7 +116,7 @@ def register(group: click.Group) -> None:
                                            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
             session = boto3.Session(**SANDBOX_CREDENTIALS)
         home = region or session.region_name or "us-east-1"
-        settings = AwsSettings(primary_region=home, dr_region=dr_region or home)
+        settings = AwsSettings(primary_region=home, dr_region=dr_region)
         reader = Reader(session, endpoint_url=endpoint_url, settings=settings)
         if not region or not dr_region:
             found_primary, found_dr, why = find_regions(reader, home)
@@ -125,9 +125,9 @@ def register(group: click.Group) -> None:
             click.echo("regions holding ECS clusters or Kinesis streams: " + ("; ".join(why) or "none"), err=True)
             if not region:
                 raise click.UsageError("could not find the pipeline's region: pass --region")
-            if not dr_region:
-                raise click.UsageError(f"no second region holds a pipeline like {region}'s: pass --dr-region")
-        click.echo(f"reading {region} (primary) and {dr_region} (DR) at {endpoint_url or 'AWS'} ...", err=True)
+        where = f"{region} (primary) and {dr_region} (DR)" if dr_region else \
+            f"{region} (single region: no other region holds a pipeline like it; --dr-region names one)"
+        click.echo(f"reading {where} at {endpoint_url or 'AWS'} ...", err=True)
         engine = _warehouse_engine(sandbox)
         try:
             result = discover(reader, primary=region, dr=dr_region, name=name, endpoint_url=endpoint_url,

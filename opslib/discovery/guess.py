@@ -255,7 +255,7 @@ def build(primary: Region, dr: Region, *, account: str | None, name: str, endpoi
         entry: dict[str, Any] = {"name": s["name"], "role": role or TODO, "type": "ecs"}
         crit, deps = ROLE_DEFAULTS.get(role or "", ("medium", []))
         path = tgs[0].get("health_check_path") if tgs else None
-        if role == "ingest":
+        if role == "ingest" and dr.name:
             entry["dr_desired_count"] = s["desired"]
         entry.update(criticality=crit, dependencies=deps, health_check=path or "cloudwatch")
         if path:
@@ -270,7 +270,7 @@ def build(primary: Region, dr: Region, *, account: str | None, name: str, endpoi
         services.append(entry)
         text = (f"{role}, confidence {confidence}: {evidence}" if role else
                 "role TODO: no evidence of ingest (public load balancer), process (stream consumer) or query")
-        if role == "ingest":
+        if role == "ingest" and dr.name:
             text += f"; dr_desired_count = the {s['desired']} tasks it runs now"
         if path and not sandbox and "health_url" not in entry:
             text += "; health_url: an internal URL is not in the account (add it if this host can reach it)"
@@ -364,9 +364,26 @@ def build(primary: Region, dr: Region, *, account: str | None, name: str, endpoi
                          "manager": [{"name": TODO, "role": "Manager"}]}
         d.note(("contacts",), "who to call is not in the account (the runbook's example names are not inherited)",
                todo=True)
+    if not dr.name:
+        single_region(d, primary.name)
     merged_dimensions(d, base_metrics or {})
     explain_gaps(d)
     return d
+
+
+#: the keys of the DR side, left out of a single-region pipeline's draft
+DR_KEYS = (("aws", "dr_region"), ("ecs", "dr_cluster"), ("kinesis", "dr_stream"), ("dns", "dr_alb_dns"),
+           ("dns", "dr_health_url"), ("rds", "dr_replica"))
+
+
+def single_region(d: Draft, region: str) -> None:
+    """No other region holds the pipeline: the draft names no DR side (and says so once)."""
+    for section, key in DR_KEYS:
+        d.values.get(section, {}).pop(key, None)
+        d.notes.pop((section, key), None)
+    d.note(("aws", "primary_region"), f"single-region: no other region holds ECS clusters or Kinesis streams like "
+                                      f"{region}'s, so no DR side is drafted (add aws.dr_region, ecs.dr_cluster and "
+                                      f"kinesis.dr_stream if there is one)")
 
 
 #: Which refused calls leave which part of the draft unobserved (a TODO then says so).

@@ -57,8 +57,9 @@ def _block(d: Draft, value: dict, path: tuple, indent: int, out: list[str]) -> N
                     out.append(f"{pad}  - {flow(entry)}")
 
 
-def header(d: Draft, *, command: str, when: str, account: str | None, primary: str, dr: str) -> list[str]:
-    lines = [f"# Drafted by `{command}` at {when} from account {account or 'unknown'} ({primary}, DR {dr}).",
+def header(d: Draft, *, command: str, when: str, account: str | None, primary: str, dr: str | None) -> list[str]:
+    regions = f"{primary}, DR {dr}" if dr else f"{primary} only"
+    lines = [f"# Drafted by `{command}` at {when} from account {account or 'unknown'} ({regions}).",
              "# Read-only calls only. Each guessed value says its evidence and confidence beside it; a value that",
              "# could not be observed is TODO (`runbook doctor` lists them until a person fills them in).",
              "# Secrets are never written here: database URLs are environment references."]

@@ -71,7 +71,7 @@ DRILLS: dict[str, Drill] = {d.scenario: d for d in (
     Drill("region-outage", (
         Expect("system-overview", ("dr-readiness",), names=("{region} is down",),
                may_fail=("services-primary",)),
-        Expect("disaster-recovery", ("primary-region",), names=("primary region {region} down", "ADVISED")),
+        Expect("disaster-recovery", ("primary-region",), names=("primary region {region} down", "{failover_advice}")),
     )),
     Drill("stale-backup", (
         Expect("disaster-recovery", ("backup-age",), names=("S3 daily",)),

@@ -25,7 +25,7 @@ import boto3
 from botocore.config import Config
 
 from ..config import Profile, load_profile
-from ..errors import SandboxError
+from ..errors import ProfileError, SandboxError
 from .state import SandboxState, clear_state
 
 log = logging.getLogger("opslib.sandbox")
@@ -258,6 +258,9 @@ class Sandbox:
         return self.config.dir / "warehouse.duckdb"
 
     def region(self, which: str = "primary") -> str:
+        if which == "dr" and not self.profile.has_dr:
+            raise ProfileError(f"the sandbox's profile {self.profile.name!r} has no DR region (aws.dr_region)",
+                               key="aws.dr_region")
         return {"primary": self.profile.aws.primary_region, "dr": self.profile.aws.dr_region}.get(which, which)
 
     def client(self, service: str, region: str = "primary") -> Any:

@@ -306,7 +306,7 @@ class EcsScheduler:
             now = self.clock()
             views: dict[tuple[str, str, str], ServiceView] = {}
             unsteady = False
-            for side in ("primary", "dr"):
+            for side in self.sb.profile.sides:
                 ctx = _TickContext(
                     region=self.sb.region(side), side=side, ecs=self.sb.backend("ecs", side),
                     elb=self.sb.backend("elbv2", side), ec2=self.sb.backend("ec2", side), now=now,

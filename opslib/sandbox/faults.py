@@ -225,7 +225,9 @@ def region_outage(sb: Any) -> dict:
     metric_history.set_values(sb, "health_check_failures", minutes=10, value=1)
     _alarm(sb, "API Down", f"Region {sb.region('primary')} unavailable")
     sb.scheduler.settle()
-    return {"region": sb.region("primary"), "since_minutes": 10}
+    return {"region": sb.region("primary"), "since_minutes": 10,
+            # what the DR runbook advises: a failover, or (single-region pipeline) that there is nowhere to go
+            "failover_advice": "ADVISED" if sb.profile.has_dr else "no DR region to fail over to"}
 
 
 def stale_backup(sb: Any) -> dict:

@@ -75,7 +75,8 @@ def endpoints(profile: Any) -> dict[str, Endpoint]:
             continue
         path = s.health_url if s.health_url and s.health_url.startswith("/") else f"/{s.name}/health"
         paths[path] = Endpoint(s.name, "primary", profile.ecs.cluster)
-        paths[f"/dr/{s.name}/health"] = Endpoint(s.name, "dr", profile.ecs.dr_cluster)
+        if profile.has_dr:
+            paths[f"/dr/{s.name}/health"] = Endpoint(s.name, "dr", profile.ecs.dr_cluster)
     return paths
 
 

@@ -148,7 +148,8 @@ def generate(profile: Profile, seed: int, now: datetime) -> list[Series]:
             out.append(_series(key, metric, dict(metric.dimensions), times, per_minute[key](_rng(seed, now, key))))
         else:
             log.debug("metric %s has no generator in the sandbox history; skipped", key)
-    out.extend(_dr_series(profile, seed, now, times))
+    if profile.has_dr:
+        out.extend(_dr_series(profile, seed, now, times))
     out.extend(_replica_lag_series(profile, seed, now, times))
     return out
 

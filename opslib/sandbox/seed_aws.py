@@ -51,12 +51,12 @@ def seed(sb: Any) -> None:
     """Create every resource the runbook names (idempotent only across a moto reset)."""
     rng = random.Random(sb.config.seed)
     net = {}
-    for which in ("primary", "dr"):
+    for which in sb.profile.sides:
         net[which] = _network(sb, which)
     roles = _iam(sb)
     _s3(sb, rng)
     checkpoints = {}
-    for which in ("primary", "dr"):
+    for which in sb.profile.sides:
         _load_balancers(sb, which, net[which])
         _ecs(sb, which, net[which])
         checkpoints[which] = _kinesis(sb, which, rng)
@@ -349,17 +349,19 @@ def _route53(sb: Any) -> None:
     r53 = sb.client("route53")
     d = sb.profile.dns
     zone = r53.create_hosted_zone(Name=d.hosted_zone, CallerReference="sandbox-seed")["HostedZone"]["Id"]
-    primary, dr = sb.region("primary"), sb.region("dr")
+    primary = sb.region("primary")
     changes = [
         {"Action": "UPSERT", "ResourceRecordSet": {"Name": d.record, "Type": "A", "AliasTarget": {
             "HostedZoneId": ALB_ZONE_ID.get(primary, "Z35SXDOTRQ7X7K"), "DNSName": d.primary_alb_dns,
             "EvaluateTargetHealth": True}}},
-        {"Action": "UPSERT", "ResourceRecordSet": {"Name": f"api-dr.{d.hosted_zone}", "Type": "A", "AliasTarget": {
-            "HostedZoneId": ALB_ZONE_ID.get(dr, "Z1H1FL5HABSF5"), "DNSName": d.dr_alb_dns,
-            "EvaluateTargetHealth": True}}},
         {"Action": "UPSERT", "ResourceRecordSet": {"Name": f"dashboard.{d.hosted_zone}", "Type": "CNAME",
                                                    "TTL": 300, "ResourceRecords": [{"Value": d.primary_alb_dns}]}},
     ]
+    if sb.profile.has_dr:
+        changes.insert(1, {"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": f"api-dr.{d.hosted_zone}", "Type": "A", "AliasTarget": {
+                "HostedZoneId": ALB_ZONE_ID.get(sb.region("dr"), "Z1H1FL5HABSF5"), "DNSName": d.dr_alb_dns,
+                "EvaluateTargetHealth": True}}})
     r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
 
 

@@ -287,11 +287,11 @@ def collect(*, now: datetime, pem_paths: Iterable[str] = (), endpoints: Iterable
 
 
 def profile_statuses(ops: "Ops", cfg: Settings, *, now: datetime, timeout: float = 5) -> list[CertStatus]:
-    """Every certificate of the pipeline: the load balancers' listener certificates of both regions (ACM),
+    """Every certificate of the pipeline: the load balancers' listener certificates of each region (ACM),
     the TLS endpoints of the https health URLs plus ``cfg.endpoints``, and the PEM files ``cfg`` names."""
     rows = collect(now=now, pem_paths=cfg.pem_paths,
                    endpoints=list(dict.fromkeys(health_endpoints(ops) + list(cfg.endpoints))), timeout=timeout)
-    for region in ("primary", "dr"):
+    for region in ops.sides:
         rows += listener_expiry(ops.client("elbv2", region), ops.client("acm", region), now=now,
                                 region=ops.region(region))
     return rows

@@ -28,8 +28,10 @@ class Inventory:
 
 
 def inventory(ops: Any) -> Inventory:
+    """Every region of the pipeline read live (the DR region too, where the profile names one), and what the
+    profile expects there but is missing."""
     frames, gaps = [], []
-    for which in ("primary", "dr"):
+    for which in ops.sides:
         inv = region_inventory(ops, which)
         frames.append(inv)
         gaps.extend(missing(ops.profile, inv, which, ops.region(which)))
@@ -55,7 +57,7 @@ def inventory_checks(ops: Any, inv: Inventory) -> list[Check]:
     the check is ``unknown`` unless something that was seen is missing or broken."""
     checks = []
     blind_ecs = {}
-    for which in ("primary", "dr"):
+    for which in ops.sides:
         region = ops.region(which)
         unseen = _unseen(inv, region)
         blind = set(unseen["kind"])
@@ -89,13 +91,22 @@ def inventory_checks(ops: Any, inv: Inventory) -> list[Check]:
     else:
         checks.append(Check.ok("services-primary", f"{len(primary)} ECS services at their desired count",
                                services=len(primary)))
-    if blind_ecs["primary"] or blind_ecs["dr"]:
-        which = [ops.region(w) for w in ("primary", "dr") if blind_ecs[w]]
+    if any(blind_ecs.values()):
+        which = [ops.region(w) for w in ops.sides if blind_ecs[w]]
         checks.append(Check.unknown("dr-readiness", f"ECS in {', '.join(which)} could not be read"))
+        return checks
+    primary_out = len(primary) > 0 and (primary["state"] == "DOWN").all()
+    if not ops.profile.has_dr:
+        figures = {"primary_services_down": int((primary["state"] == "DOWN").sum()), "dr_configured": False}
+        if primary_out:
+            checks.append(Check.fail("dr-readiness", f"primary region {ops.primary_region} is down and the profile "
+                                     f"names no DR region to fail over to (aws.dr_region)", primary_out=True, **figures))
+        else:
+            checks.append(Check.ok("dr-readiness", f"single-region pipeline: no DR region in the profile "
+                                   f"(aws.dr_region), so no failover target to check", primary_out=False, **figures))
         return checks
     dr = _services(inv, ops.dr_region, ops.profile.ecs.dr_cluster)
     dr_ready = len(dr) > 0 and (dr["state"] != "DOWN").all() and inv.gaps[inv.gaps["region"] == ops.dr_region].empty
-    primary_out = len(primary) > 0 and (primary["state"] == "DOWN").all()
     figures = {"primary_services_down": int((primary["state"] == "DOWN").sum()),
                "dr_services_running": int((dr["state"] != "DOWN").sum())}
     if primary_out:

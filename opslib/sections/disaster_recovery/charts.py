@@ -27,7 +27,10 @@ def replica_lag_chart(rpo: RpoStatus) -> go.Figure:
                              target=rpo.rpo_minutes * 60, target_label="RPO (s)")
 
 
-def replication_chart(rpo: RpoStatus) -> go.Figure:
+def replication_chart(rpo: RpoStatus) -> "go.Figure | str":
+    """The DR stream's incoming records per minute; a sentence for a single-region pipeline."""
+    if rpo.incoming is None:
+        return "No DR region in the profile: no events are replicated to another region."
     return charts.timeseries(rpo.incoming, title="Events replicated to the DR stream", y_title="records/min",
                              kind="bar")
 

@@ -28,10 +28,14 @@ OPERATIONS = ("status", "regional-failover", "database-failover", "test-restore"
 
 
 def validate_parameters(*, operation: str, dry_run: Any, confirm: Any = None, desired_count: Any = None,
-                        window_minutes: Any = 60, tolerance: Any = 0.0) -> None:
-    """Raise :class:`ParameterError` for a bad notebook parameter (before any AWS call)."""
+                        window_minutes: Any = 60, tolerance: Any = 0.0, profile: Any = None) -> None:
+    """Raise :class:`ParameterError` for a bad notebook parameter (before any AWS call). With the ``profile``, a
+    regional failover of a single-region pipeline is refused too."""
     if operation not in OPERATIONS:
         raise ParameterError("operation", operation, " | ".join(OPERATIONS))
+    if operation == "regional-failover" and profile is not None and not profile.has_dr:
+        raise ParameterError("operation", operation, f"{' | '.join(o for o in OPERATIONS if o != operation)} (profile "
+                                                     f"{profile.name!r} names no DR region to fail over to: aws.dr_region)")
     if not isinstance(dry_run, bool):
         raise ParameterError("dry_run", dry_run, "True or False")
     if confirm is not None and not isinstance(confirm, (str, list, tuple)):

@@ -21,7 +21,8 @@ def api_record(ops: "Ops") -> tuple[dict | None, bool]:
     """The API record now (``route53.summarize`` form) and whether it aliases the DR ALB."""
     d = ops.profile.dns
     dns = route53.summarize(route53.record_set(ops, route53.zone_id(ops, d.hosted_zone), d.record, "A"))
-    return dns, bool(dns) and dns.get("alias") == route53._name(d.dr_alb_dns)
+    on_dr = ops.profile.has_dr and bool(dns) and bool(d.dr_alb_dns) and dns.get("alias") == route53._name(d.dr_alb_dns)
+    return dns, on_dr
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Readiness:
     dns: dict | None               # the API record now
     on_dr: bool                    # the API record already aliases the DR ALB
     region: str = "primary"        # the primary region's name, for the findings
+    has_dr: bool = True            # False: a single-region pipeline (``dr`` holds route53.NO_DR_CHECK only)
 
     @property
     def primary_down(self) -> bool:
@@ -42,10 +44,14 @@ class Readiness:
 
     @property
     def failover_advised(self) -> bool:
-        return self.primary_down and self.dr_ready and not self.on_dr
+        return self.has_dr and self.primary_down and self.dr_ready and not self.on_dr
 
     def checks(self) -> list[Check]:
         failing = self.primary[~self.primary["ok"]]
+        if not self.has_dr:
+            return [self._primary_check(failing, "no DR region to fail over to (aws.dr_region)"),
+                    Check.ok("dr-readiness", "single-region pipeline: the profile names no DR region (aws.dr_region), "
+                                             "so there is no failover side to check", dr_configured=False)]
         # no ingest service in the profile: the DR services are not measurable (a warn), not a DR failure
         unmeasured = [c for c in self.dr if not c.ok and c.name == route53.ROLE_CHECK]
         failed_dr = [c for c in self.dr if not c.ok and c not in unmeasured]
@@ -59,6 +65,12 @@ class Readiness:
         else:
             dr = Check.ok("dr-readiness", "DR pre-flight passes: " + "; ".join(f"{c.name}: {c.detail}"
                                                                                 for c in self.dr))
+        advice = ("regional failover ADVISED: the DR pre-flight passes (run with operation='regional-failover')"
+                  if self.dr_ready else "failover NOT possible: the DR pre-flight fails")
+        return [self._primary_check(failing, advice), dr]
+
+    def _primary_check(self, failing: pd.DataFrame, advice: str) -> Check:
+        """The primary region's services by health; ``advice`` says what to do when every one fails."""
         n, down = len(self.primary), len(failing)
         figures = {"services_down": down, "services": n, "failover_advised": self.failover_advised,
                    "dns_on_dr": self.on_dr}
@@ -66,8 +78,6 @@ class Readiness:
             primary = Check.warn("primary-region", f"primary region {self.region} down ({down}/{n} services "
                                  f"failing) and traffic is already on the DR region", **figures)
         elif self.primary_down:
-            advice = ("regional failover ADVISED: the DR pre-flight passes (run with operation='regional-failover')"
-                      if self.dr_ready else "failover NOT possible: the DR pre-flight fails")
             primary = Check.fail("primary-region", f"primary region {self.region} down: {down}/{n} services fail "
                                  f"their health check; {advice}", **figures)
         elif down:
@@ -77,7 +87,7 @@ class Readiness:
         else:
             primary = Check.ok("primary-region", f"all {n} primary services healthy"
                                + ("; traffic is on the DR region" if self.on_dr else "; no failover needed"), **figures)
-        return [primary, dr]
+        return primary
 
 
 def readiness(ops: "Ops", *, timeout: float = 5.0) -> Readiness:
@@ -91,4 +101,5 @@ def readiness(ops: "Ops", *, timeout: float = 5.0) -> Readiness:
                      "latency_ms": round(r.latency_ms, 1), "error": r.error})
     dns, on_dr = api_record(ops)
     return Readiness(pd.DataFrame(rows, columns=["service", "url", "ok", "status", "latency_ms", "error"]),
-                     route53.dr_preflight(ops, timeout=timeout), dns, on_dr, region=ops.primary_region)
+                     route53.dr_preflight(ops, timeout=timeout), dns, on_dr, region=ops.primary_region,
+                     has_dr=ops.profile.has_dr)

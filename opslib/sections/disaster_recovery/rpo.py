@@ -55,7 +55,7 @@ class RpoStatus:
     rpo_minutes: float
     now: datetime
     lag: pd.Series
-    incoming: pd.Series
+    incoming: pd.Series | None     # records/min on the DR stream; None: a single-region pipeline (no DR stream)
     pitr: str
 
     def rows(self) -> pd.DataFrame:
@@ -63,27 +63,29 @@ class RpoStatus:
         lag = self.lag.dropna()
         latest = float(lag.iloc[-1]) if len(lag) else None
         worst = float(lag.max()) if len(lag) else None
-        flowing = self.incoming[self.incoming.fillna(0) > 0]
-        since = ((self.now - flowing.index[-1].to_pydatetime()).total_seconds() - 60) / 60 if len(flowing) else None
-        since = max(0.0, since) if since is not None else None
-        return pd.DataFrame([
-            {"data": "RDS analytics DB (replica lag)", "value": latest, "worst in window": worst, "unit": "s",
-             "limit": rpo_s, "status": _status(latest, rpo_s, worst)},
-            {"data": "events, cross-region (DR stream idle for)", "value": None if since is None else round(since, 1),
-             "worst in window": None, "unit": "min", "limit": self.rpo_minutes,
-             "status": "fail" if since is None or since > self.rpo_minutes else "ok"},
-            {"data": "DynamoDB real-time events (PITR)", "value": self.pitr, "worst in window": None, "unit": "",
-             "limit": "ENABLED", "status": "ok" if self.pitr == "ENABLED" else "fail"},
-        ])
+        rows = [{"data": "RDS analytics DB (replica lag)", "value": latest, "worst in window": worst, "unit": "s",
+                 "limit": rpo_s, "status": _status(latest, rpo_s, worst)}]
+        if self.incoming is not None:
+            flowing = self.incoming[self.incoming.fillna(0) > 0]
+            since = ((self.now - flowing.index[-1].to_pydatetime()).total_seconds() - 60) / 60 if len(flowing) else None
+            since = max(0.0, since) if since is not None else None
+            rows.append({"data": "events, cross-region (DR stream idle for)",
+                         "value": None if since is None else round(since, 1), "worst in window": None, "unit": "min",
+                         "limit": self.rpo_minutes, "status": "fail" if since is None or since > self.rpo_minutes else "ok"})
+        rows.append({"data": "DynamoDB real-time events (PITR)", "value": self.pitr, "worst in window": None, "unit": "",
+                     "limit": "ENABLED", "status": "ok" if self.pitr == "ENABLED" else "fail"})
+        return pd.DataFrame(rows)
 
     def check(self) -> Check:
         rows = self.rows()
         worst = "fail" if (rows["status"] == "fail").any() else "warn" if (rows["status"] == "warn").any() else "ok"
         parts = [f"{r['data']}: {_shown(r['value'], r['unit'])} ({r['status']})" for r in rows.to_dict("records")]
         lag = rows.iloc[0]
-        return Check("rpo", worst, f"RPO {self.rpo_minutes:g} min: " + "; ".join(parts),
+        idle = rows[rows["data"].str.startswith("events, cross-region")]["value"]
+        return Check("rpo", worst, f"RPO {self.rpo_minutes:g} min: " + "; ".join(parts)
+                     + ("" if self.incoming is not None else "; no DR region (single-region pipeline)"),
                      {"replica_lag_s": lag["value"], "replica_lag_worst_s": lag["worst in window"],
-                      "dr_stream_idle_min": rows.iloc[1]["value"], "pitr": self.pitr})
+                      "dr_stream_idle_min": idle.iloc[0] if len(idle) else None, "pitr": self.pitr})
 
 
 def _shown(value: Any, unit: str) -> str:
@@ -99,5 +101,8 @@ def _status(latest: float | None, limit: float, worst: float | None) -> str:
 
 
 def rpo_status(ops: "Ops", *, now: datetime, minutes: int = 60) -> RpoStatus:
-    return RpoStatus(ops.profile.targets.rpo_minutes, now, replica_lag(ops, now=now, minutes=minutes),
-                     _dr_stream_incoming(ops, now=now, minutes=minutes), pitr_status(ops))
+    """The RPO's data sources against the profile's target: the replica lag, the events replicated to the DR stream
+    (a single-region pipeline has none) and DynamoDB's point-in-time recovery."""
+    incoming = _dr_stream_incoming(ops, now=now, minutes=minutes) if ops.profile.has_dr else None
+    return RpoStatus(ops.profile.targets.rpo_minutes, now, replica_lag(ops, now=now, minutes=minutes), incoming,
+                     pitr_status(ops))

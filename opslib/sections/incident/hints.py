@@ -149,8 +149,10 @@ def poison_hint(scan: PoisonScan) -> Check:
                       records_read=read, invalid=len(scan.bad), sequence_numbers=seqs)
 
 
-def aws_issue_hint(primary: pd.DataFrame, dr_checks: list[Any], *, primary_region: str, dr_region: str) -> Check:
-    """Every primary ECS service down while the DR side passes its pre-flight points at AWS, not at us."""
+def aws_issue_hint(primary: pd.DataFrame, dr_checks: list[Any], *, primary_region: str,
+                   dr_region: str | None) -> Check:
+    """Every primary ECS service down while the DR side passes its pre-flight points at AWS, not at us.
+    ``dr_region`` None: a single-region pipeline, with no DR side to compare with."""
     wanted = primary[primary["desired"] > 0]
     down = wanted[wanted["running"] == 0]["service"].tolist()
     dr_ok = bool(dr_checks) and all(c.ok for c in dr_checks)
@@ -159,7 +161,12 @@ def aws_issue_hint(primary: pd.DataFrame, dr_checks: list[Any], *, primary_regio
     if wanted.empty or len(down) < len(wanted):
         scope = f"{len(down)}/{len(wanted)} ECS services down in {primary_region}" + (
             f" ({', '.join(down)}): not regional" if down else "")
-        return Check.ok("hint-aws-service-issues", f"{scope}; DR {dr_region}: {dr_text}", **figures)
+        dr_part = f"DR {dr_region}: {dr_text}" if dr_region else "no DR region in the profile"
+        return Check.ok("hint-aws-service-issues", f"{scope}; {dr_part}", **figures)
+    if dr_region is None:
+        return Check.warn("hint-aws-service-issues", f"every ECS service in {primary_region} is down and the profile "
+                                                     "names no DR region to compare with or fail over to: check the "
+                                                     "AWS Health Dashboard for a regional issue", **figures)
     if dr_ok:
         return Check.fail("hint-aws-service-issues",
                           f"every ECS service in {primary_region} is down while DR {dr_region} is healthy: likely an "

@@ -57,10 +57,12 @@ def window(now: datetime, hours: float) -> tuple[datetime, datetime]:
     return now - timedelta(hours=window_hours(hours)), now
 
 
-def events(ops: Any, *, now: datetime, hours: float = 24, regions: Sequence[str] = ("primary", "dr"),
+def events(ops: Any, *, now: datetime, hours: float = 24, regions: Sequence[str] | None = None,
            attribute: tuple[str, str] | None = None) -> pd.DataFrame:
-    """The window's events of every region (LookupEvents is regional; a multi-region trail's S3 logs hold all)."""
+    """The window's events of ``regions`` (default: every region of the pipeline; LookupEvents is regional, a
+    multi-region trail's S3 logs hold all)."""
     start, end = window(now, hours)
+    regions = ops.sides if regions is None else regions
     frames = [lookup_events(ops.client("cloudtrail", r), start=start, end=end, region=ops.region(r), attribute=attribute)
               for r in regions]
     frames = [f for f in frames if not f.empty]

@@ -141,13 +141,15 @@ def check_limits(max_bytes: Any, max_objects: Any) -> None:
 
 
 def scan(ops: Any, *, buckets: Sequence[str] | None = None, max_bytes: int = 1_000_000, max_objects: int = 500,
-         regions: Sequence[str] = ("primary", "dr"), keys: pd.DataFrame | None = None) -> Exposures:
-    """Scan Lambda environments, ECS task definitions (every region) and the buckets; each key id found is
-    matched to its IAM user and status (``owner``/``status``; empty when it is not this account's)."""
+         regions: Sequence[str] | None = None, keys: pd.DataFrame | None = None) -> Exposures:
+    """Scan Lambda environments, ECS task definitions (in ``regions``, default every region of the pipeline) and
+    the buckets; each key id found is matched to its IAM user and status (``owner``/``status``; empty when it is
+    not this account's)."""
     check_limits(max_bytes, max_objects)
     buckets = _default_buckets(ops.profile) if buckets is None else list(buckets)
     if isinstance(buckets, str) or not all(isinstance(b, str) and b for b in buckets):
         raise ParameterError("scan_buckets", buckets, "None (the profile's buckets) or a list of bucket names")
+    regions = ops.sides if regions is None else regions
     rows: list[dict] = []
     scanned: dict = {}
     skipped: list = []

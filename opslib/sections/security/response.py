@@ -143,7 +143,7 @@ def plan_response(ops: Any, t: ResponseTargets) -> Plan:
 
 # -- investigation -------------------------------------------------------------------------------
 def key_activity(ops: Any, keys: Sequence[str], *, now: datetime, hours: float = 24,
-                 regions: Sequence[str] = ("primary", "dr")) -> pd.DataFrame:
+                 regions: Sequence[str] | None = None) -> pd.DataFrame:
     """Every call each key made in the window (LookupEvents by AccessKeyId), with where from."""
     frames = [activity.events(ops, now=now, hours=hours, regions=regions, attribute=("AccessKeyId", k)) for k in keys]
     frames = [f for f in frames if not f.empty]
