@@ -122,7 +122,8 @@ class DnsSettings(_Strict):
 
 class RdsSettings(_Strict):
     instance: str
-    replica: str
+    replica: str | None = Field(None, description="the in-region read replica (its lag is the database's RPO; the "
+                                                  "database failover promotes it); leave it out when there is none")
     dr_replica: str | None = None
 
 

@@ -237,15 +237,20 @@ def test_test_restore_records_are_read_back_and_undone_in_a_fresh_process(ops, s
 SINGLE_REGION = os.path.join(os.path.dirname(__file__), "profiles", "single-region.yaml")
 
 
-def test_a_single_region_pipeline_refuses_a_regional_failover_only():
+def test_a_single_region_pipeline_without_a_replica_refuses_those_failovers():
     from opslib.config import load_profile
     prof = load_profile(SINGLE_REGION)
     with pytest.raises(ParameterError) as err:
         dr.validate_parameters(operation="regional-failover", dry_run=True, profile=prof)
     assert err.value.name == "operation" and "names no DR region" in err.value.allowed
     assert "regional-failover" not in err.value.allowed.split(" (")[0]
-    for operation in ("status", "database-failover", "test-restore"):
+    for operation in ("status", "test-restore"):
         dr.validate_parameters(operation=operation, dry_run=True, profile=prof)
+    # nor a read replica: a database failover needs one named
+    with pytest.raises(ParameterError) as err:
+        dr.validate_parameters(operation="database-failover", dry_run=True, profile=prof)
+    assert err.value.name == "replica" and "rds.replica" in err.value.allowed
+    dr.validate_parameters(operation="database-failover", dry_run=True, replica="clicks-meta-pg-2", profile=prof)
     dr.validate_parameters(operation="regional-failover", dry_run=True, profile=load_profile("sandbox"))
 
 
@@ -271,3 +276,7 @@ def test_single_region_readiness_and_rpo():
     check = rpo.check()
     assert check.status == "ok" and check.figures["dr_stream_idle_min"] is None and "no DR region" in check.detail
     assert dr.replication_chart(rpo).startswith("No DR region")
+    bare = RpoStatus(5, now, None, None, "ENABLED")            # nor a read replica: the RPO rests on PITR and backups
+    assert list(bare.rows()["data"]) == ["DynamoDB real-time events (PITR)"]
+    assert bare.check().figures["replica_lag_s"] is None and "no read replica (rds.replica)" in bare.check().detail
+    assert dr.replica_lag_chart(bare).startswith("No read replica")

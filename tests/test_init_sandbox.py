@@ -21,6 +21,9 @@ from opslib.config import load_profile
 # -- the default sandbox --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def drafted(sandbox, tmp_path_factory):
+    # moto's backends are per process: a module that ran a moto server of its own in this worker (test_roles) left
+    # its clusters in them, and an extra cluster in us-west-2 would make it the primary region
+    sandbox.reset()
     folder = tmp_path_factory.mktemp("init")
     out = folder / "mine.yaml"
     proc = run_init("--endpoint", sandbox.endpoint, "-o", str(out))

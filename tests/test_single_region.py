@@ -1,7 +1,8 @@
 """A single-region pipeline: ``tests/profiles/single-region.yaml`` (the other pipeline's eu-west-1, with no
-disaster-recovery region). The sandbox seeds that one region; every runbook runs, the DR runbook checks backups
-and the RPO and says there is no failover side, a regional failover is refused before any kernel, the drills
-written for a regional outage and a stale backup still detect them, and `runbook init` drafts such a profile."""
+disaster-recovery region and no read replica of its database). The sandbox seeds that one region; every runbook
+runs, the DR runbook checks backups and the RPO and says there is no failover side and no replica, a regional or
+database failover is refused before any kernel, the drills written for a regional outage and a stale backup still
+detect them, and `runbook init` drafts such a profile."""
 from __future__ import annotations
 
 import json
@@ -50,6 +51,8 @@ def test_the_sandbox_seeds_one_region(single):
     assert ops.client("ecs").list_clusters()["clusterArns"]
     assert ops.client("ecs", OTHER_REGION).list_clusters()["clusterArns"] == []
     assert ops.client("kinesis", OTHER_REGION).list_streams()["StreamNames"] == []
+    assert [db["DBInstanceIdentifier"] for db in ops.client("rds").describe_db_instances()["DBInstances"]] == \
+        [ops.profile.rds.instance] and ops.profile.rds.replica is None
     with pytest.raises(ProfileError, match=r"no DR region \(aws.dr_region\)") as err:
         ops.client("ecs", "dr")
     assert err.value.key == "aws.dr_region"
@@ -72,11 +75,15 @@ def test_the_dr_runbook_checks_backups_and_refuses_a_regional_failover(single, t
     assert rc == 0 and entry["status"] == "ok", entry.get("error")
     assert checks["backup-age"]["status"] == checks["primary-region"]["status"] == "ok"
     assert "single-region" in checks["dr-readiness"]["detail"]
-    assert "no DR region" in checks["rpo"]["detail"] and checks["rpo"]["figures"]["dr_stream_idle_min"] is None
-    proc = runbook("run", "disaster-recovery", "--profile", PROFILE, "--archive", str(tmp_path / "refused"),
-                   "-p", "operation=regional-failover")
-    assert proc.returncode == 2 and "names no DR region to fail over to" in proc.stderr, proc.stderr
-    assert not (tmp_path / "refused").exists() or not list((tmp_path / "refused").rglob("*.ipynb"))
+    rpo = checks["rpo"]
+    assert "no DR region" in rpo["detail"] and "no read replica (rds.replica)" in rpo["detail"]
+    assert rpo["figures"]["dr_stream_idle_min"] is None and rpo["figures"]["replica_lag_s"] is None
+    for operation, named in (("regional-failover", "names no DR region to fail over to"),
+                             ("database-failover", "parameter 'replica'")):
+        proc = runbook("run", "disaster-recovery", "--profile", PROFILE, "--archive", str(tmp_path / "refused"),
+                       "-p", f"operation={operation}")
+        assert proc.returncode == 2 and named in proc.stderr, proc.stderr
+    assert not list((tmp_path / "refused").rglob("*.ipynb"))
 
 
 def test_the_outage_and_backup_drills_detect_their_faults(single, tmp_path):
@@ -100,4 +107,5 @@ def test_init_drafts_a_single_region_profile(single, tmp_path):
     assert "dr_region" not in written["aws"] and "dr_cluster" not in written["ecs"]
     assert "dr_stream" not in written["kinesis"] and "dr_alb_dns" not in written["dns"]
     assert not [s for s in written["services"] if "dr_desired_count" in s]
+    assert written["rds"] == {"instance": "clicks-meta-pg", "replica": None} and draft.rds.replica is None
     assert "(eu-west-1 only)" in text.splitlines()[0]

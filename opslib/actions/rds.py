@@ -34,6 +34,8 @@ def plan_promote_replica(ops: "Ops", *, replica: str | None = None, backup_reten
                          region: str = "primary") -> Plan:
     """Promote ``replica`` (default: the profile's) to a standalone instance."""
     replica = replica or ops.profile.rds.replica
+    if not replica:
+        raise ParameterError("replica", replica, "a read replica to promote (the profile names none: rds.replica)")
     current = _role(describe(ops, replica, region))
     if current == "standalone":
         return Plan(f"promote {replica}", [], ops, [f"{replica} is not a read replica (already standalone)"])

@@ -110,7 +110,7 @@ def expected(profile: Any, which: str) -> list[tuple[str, str]]:
         out += [("dynamodb-table", p.dynamodb.checkpoint_table), ("dynamodb-table", p.dynamodb.events_table)]
         out += [("s3-bucket", b) for b in (p.s3.events_bucket, p.s3.archive_bucket, p.s3.backups_bucket,
                                           p.s3.lambda_artifacts_bucket, p.s3.access_logs_bucket)]
-        out += [("rds-instance", p.rds.instance), ("rds-instance", p.rds.replica)]
+        out += [("rds-instance", name) for name in (p.rds.instance, p.rds.replica) if name]
     else:
         cluster, stream = p.ecs.dr_cluster, p.kinesis.dr_stream
         out = []

@@ -538,14 +538,15 @@ def _rds(primary: Region, dr: Region, d: Draft) -> dict:
                                         db["id"])) if sources else None
     out: dict = {"instance": main["id"] if main else TODO}
     replicas = [r for r in (main or {}).get("replicas", []) if ":" not in r]
-    out["replica"] = replicas[0] if replicas else TODO
+    out["replica"] = replicas[0] if replicas else None
     if main:
         d.note(("rds", "instance"), f"{main['engine']}" + (f", source of {len(main['replicas'])} read replica(s)"
                                                            if main["replicas"] else ""))
     else:
         d.note(("rds", "instance"), f"no RDS instance in {primary.name}", todo=True)
     if not replicas:
-        d.note(("rds", "replica"), "no read replica of it in the primary region", todo=True)
+        d.note(("rds", "replica"), "none: no read replica of it in the region (the RPO then rests on backups; null "
+                                   "also keeps _common's example replica out)")
     dr_replica = next((db["id"] for db in dr.db_instances if main and db["source"] and
                        (db["source"] == main["id"] or db["source"].endswith(f":db:{main['id']}"))), None)
     if dr_replica:

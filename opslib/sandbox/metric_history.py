@@ -150,7 +150,8 @@ def generate(profile: Profile, seed: int, now: datetime) -> list[Series]:
             log.debug("metric %s has no generator in the sandbox history; skipped", key)
     if profile.has_dr:
         out.extend(_dr_series(profile, seed, now, times))
-    out.extend(_replica_lag_series(profile, seed, now, times))
+    if profile.rds.replica:
+        out.extend(_replica_lag_series(profile, seed, now, times))
     return out
 
 

@@ -372,8 +372,9 @@ def _rds(sb: Any) -> None:
                            DBInstanceClass="db.r6g.xlarge", AllocatedStorage=500, MasterUsername="admin",
                            MasterUserPassword="sandbox-only-password", DBName="analytics", MultiAZ=True,
                            BackupRetentionPeriod=7, StorageEncrypted=True)
-    rds.create_db_instance_read_replica(DBInstanceIdentifier=r.replica, SourceDBInstanceIdentifier=r.instance,
-                                        DBInstanceClass="db.r6g.xlarge")
+    if r.replica:
+        rds.create_db_instance_read_replica(DBInstanceIdentifier=r.replica, SourceDBInstanceIdentifier=r.instance,
+                                            DBInstanceClass="db.r6g.xlarge")
     rds.create_db_snapshot(DBInstanceIdentifier=r.instance, DBSnapshotIdentifier=f"{r.instance}-daily")
 
 

@@ -22,7 +22,10 @@ def backup_age_chart(status: BackupStatus) -> go.Figure:
     return fig
 
 
-def replica_lag_chart(rpo: RpoStatus) -> go.Figure:
+def replica_lag_chart(rpo: RpoStatus) -> "go.Figure | str":
+    """The read replica's lag against the RPO; a sentence when the profile names no replica."""
+    if rpo.lag is None:
+        return "No read replica in the profile (rds.replica): no replica lag to show."
     return charts.timeseries(rpo.lag, title="RDS replica lag against the RPO", y_title="seconds",
                              target=rpo.rpo_minutes * 60, target_label="RPO (s)")
 

@@ -24,6 +24,9 @@ def pitr_status(ops: "Ops", table: str | None = None) -> str:
     return desc.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
 
 
+LAG_ROW = "RDS analytics DB (replica lag)"
+
+
 def replica_lag_metric(ops: "Ops", replica: str | None = None) -> Metric:
     return Metric(namespace="AWS/RDS", name="ReplicaLag", unit="Seconds", stat="Maximum",
                   dimensions={"DBInstanceIdentifier": replica or ops.profile.rds.replica})
@@ -54,17 +57,19 @@ def _dr_stream_incoming(ops: "Ops", *, now: datetime, minutes: int = 60) -> pd.S
 class RpoStatus:
     rpo_minutes: float
     now: datetime
-    lag: pd.Series
+    lag: pd.Series | None          # the read replica's lag (s); None: the profile names no read replica
     incoming: pd.Series | None     # records/min on the DR stream; None: a single-region pipeline (no DR stream)
     pitr: str
 
     def rows(self) -> pd.DataFrame:
         rpo_s = self.rpo_minutes * 60
-        lag = self.lag.dropna()
-        latest = float(lag.iloc[-1]) if len(lag) else None
-        worst = float(lag.max()) if len(lag) else None
-        rows = [{"data": "RDS analytics DB (replica lag)", "value": latest, "worst in window": worst, "unit": "s",
-                 "limit": rpo_s, "status": _status(latest, rpo_s, worst)}]
+        rows = []
+        if self.lag is not None:
+            lag = self.lag.dropna()
+            latest = float(lag.iloc[-1]) if len(lag) else None
+            worst = float(lag.max()) if len(lag) else None
+            rows.append({"data": LAG_ROW, "value": latest, "worst in window": worst, "unit": "s",
+                         "limit": rpo_s, "status": _status(latest, rpo_s, worst)})
         if self.incoming is not None:
             flowing = self.incoming[self.incoming.fillna(0) > 0]
             since = ((self.now - flowing.index[-1].to_pydatetime()).total_seconds() - 60) / 60 if len(flowing) else None
@@ -82,9 +87,12 @@ class RpoStatus:
         parts = [f"{r['data']}: {_shown(r['value'], r['unit'])} ({r['status']})" for r in rows.to_dict("records")]
         lag = rows.iloc[0]
         idle = rows[rows["data"].str.startswith("events, cross-region")]["value"]
-        return Check("rpo", worst, f"RPO {self.rpo_minutes:g} min: " + "; ".join(parts)
-                     + ("" if self.incoming is not None else "; no DR region (single-region pipeline)"),
-                     {"replica_lag_s": lag["value"], "replica_lag_worst_s": lag["worst in window"],
+        lag = rows[rows["data"] == LAG_ROW]
+        absent = ([] if self.lag is not None else ["no read replica (rds.replica)"]) + \
+            ([] if self.incoming is not None else ["no DR region (single-region pipeline)"])
+        return Check("rpo", worst, f"RPO {self.rpo_minutes:g} min: " + "; ".join(parts + absent),
+                     {"replica_lag_s": lag["value"].iloc[0] if len(lag) else None,
+                      "replica_lag_worst_s": lag["worst in window"].iloc[0] if len(lag) else None,
                       "dr_stream_idle_min": idle.iloc[0] if len(idle) else None, "pitr": self.pitr})
 
 
@@ -101,8 +109,8 @@ def _status(latest: float | None, limit: float, worst: float | None) -> str:
 
 
 def rpo_status(ops: "Ops", *, now: datetime, minutes: int = 60) -> RpoStatus:
-    """The RPO's data sources against the profile's target: the replica lag, the events replicated to the DR stream
-    (a single-region pipeline has none) and DynamoDB's point-in-time recovery."""
+    """The RPO's data sources against the profile's target: the read replica's lag (where the profile names one),
+    the events replicated to the DR stream (a single-region pipeline has none) and DynamoDB's point-in-time recovery."""
     incoming = _dr_stream_incoming(ops, now=now, minutes=minutes) if ops.profile.has_dr else None
-    return RpoStatus(ops.profile.targets.rpo_minutes, now, replica_lag(ops, now=now, minutes=minutes), incoming,
-                     pitr_status(ops))
+    lag = replica_lag(ops, now=now, minutes=minutes) if ops.profile.rds.replica else None
+    return RpoStatus(ops.profile.targets.rpo_minutes, now, lag, incoming, pitr_status(ops))
