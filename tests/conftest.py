@@ -4,6 +4,7 @@ in a separate kernel reach the same sandbox over HTTP."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +40,28 @@ def tier(item) -> str:
             or SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))):
         return "functional"
     return "unit"
+
+
+@contextmanager
+def profile_sandbox(directory: Path, profile: str, *, events: int):
+    """A sandbox seeded from ``profile`` as ``runbook sandbox up --profile FILE`` starts it (a background process:
+    moto's backends are per process, and the session sandbox may be running in this one), $OPSLIB_SANDBOX_DIR
+    pointing at it meanwhile; yields (Ops on it, its state)."""
+    from opslib import connect
+    from opslib.sandbox import control
+    old = os.environ.get(SANDBOX_DIR_ENV)
+    state = control.up(directory, seed=TEST_SEED, now=TEST_NOW, events=events, profile=profile)
+    os.environ[SANDBOX_DIR_ENV] = str(directory)
+    ops = connect(profile, sandbox_dir=str(directory))
+    try:
+        yield ops, state
+    finally:
+        ops.close()
+        control.down(directory)
+        if old is None:
+            os.environ.pop(SANDBOX_DIR_ENV, None)
+        else:
+            os.environ[SANDBOX_DIR_ENV] = old
 
 
 @pytest.fixture(scope="session")

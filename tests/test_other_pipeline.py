@@ -8,20 +8,17 @@ this one). Every notebook's healthy run passes; the api-down, stream-backup, poi
 region-outage and volume-drop drills each fail the finding written for them, and nothing unrelated."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import TEST_NOW, TEST_SEED
+from conftest import profile_sandbox
 from runbook_cli import findings, run, run_init, same_findings, statuses
 
-from opslib import connect
 from opslib.config import load_profile
 from opslib.aws import checkpoints
 from opslib.sandbox import control
-from opslib.sandbox.state import SANDBOX_DIR_ENV
 
 pytestmark = pytest.mark.slow
 PROFILE = str(Path(__file__).resolve().parent / "profiles" / "other-pipeline.yaml")
@@ -32,20 +29,8 @@ SANDBOX_NAMES = ("prod-cluster", "ingestion-api", "stream-processor", "user-even
 
 @pytest.fixture(scope="module")
 def other(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("other-pipeline")
-    old = os.environ.get(SANDBOX_DIR_ENV)
-    state = control.up(directory, seed=TEST_SEED, now=TEST_NOW, events=50_000, profile=PROFILE)
-    os.environ[SANDBOX_DIR_ENV] = str(directory)
-    ops = connect(PROFILE, sandbox_dir=str(directory))
-    try:
+    with profile_sandbox(tmp_path_factory.mktemp("other-pipeline"), PROFILE, events=50_000) as (ops, state):
         yield ops, state
-    finally:
-        ops.close()
-        control.down(directory)
-        if old is None:
-            os.environ.pop(SANDBOX_DIR_ENV, None)
-        else:
-            os.environ[SANDBOX_DIR_ENV] = old
 
 
 @pytest.fixture

@@ -6,21 +6,17 @@ detect them, and `runbook init` drafts such a profile."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import TEST_NOW, TEST_SEED
+from conftest import profile_sandbox
 from runbook_cli import findings, run, run_all, run_init, runbook
 
-from opslib import connect
 from opslib.config import load_profile
 from opslib.errors import ProfileError
 from opslib.findings import read_findings
-from opslib.sandbox import control
-from opslib.sandbox.state import SANDBOX_DIR_ENV
 
 pytestmark = pytest.mark.slow
 PROFILE = str(Path(__file__).resolve().parent / "profiles" / "single-region.yaml")
@@ -29,24 +25,12 @@ OTHER_REGION = "eu-central-1"     # the other pipeline's DR region: nothing may 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("single-region")
-    old = os.environ.get(SANDBOX_DIR_ENV)
-    control.up(directory, seed=TEST_SEED, now=TEST_NOW, events=20_000, profile=PROFILE)
-    os.environ[SANDBOX_DIR_ENV] = str(directory)
-    ops = connect(PROFILE, sandbox_dir=str(directory))
-    try:
-        yield ops, directory
-    finally:
-        ops.close()
-        control.down(directory)
-        if old is None:
-            os.environ.pop(SANDBOX_DIR_ENV, None)
-        else:
-            os.environ[SANDBOX_DIR_ENV] = old
+    with profile_sandbox(tmp_path_factory.mktemp("single-region"), PROFILE, events=20_000) as (ops, _):
+        yield ops
 
 
 def test_the_sandbox_seeds_one_region(single):
-    ops, _ = single
+    ops = single
     assert ops.sides == ("primary",) and ops.dr_region is None
     assert ops.client("ecs").list_clusters()["clusterArns"]
     assert ops.client("ecs", OTHER_REGION).list_clusters()["clusterArns"] == []
