@@ -319,7 +319,8 @@ class Profile(_Strict):
             if a.dr_region == a.primary_region:
                 raise ValueError(f"aws.dr_region: {a.dr_region!r} is the primary region; name another region, or leave "
                                  f"aws.dr_region out for a single-region pipeline")
-            for key, value in (("ecs.dr_cluster", self.ecs.dr_cluster), ("kinesis.dr_stream", self.kinesis.dr_stream)):
+            for key, value in (("ecs.dr_cluster", self.ecs.dr_cluster), ("kinesis.dr_stream", self.kinesis.dr_stream),
+                               ("dns.dr_alb_dns", self.dns.dr_alb_dns), ("dns.dr_health_url", self.dns.dr_health_url)):
                 if not value:
                     raise ValueError(f"key {key!r} is required with aws.dr_region ({a.dr_region}); leave aws.dr_region "
                                      f"out for a single-region pipeline")
