@@ -157,6 +157,10 @@ def test_alarm_description_is_the_command_and_fits(profile):
     definition = alerts.alarm_definition(profile, rule, region="us-east-1", account="123456789012")
     text = definition["AlarmDescription"]
     assert "runbook run incident-response --profile sandbox --incident <incident-id> -p procedure=api-down" in text
+    assert definition["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:pagerduty"]
+    for region, partition in (("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"), ("xx-newregion-9", "aws")):
+        actions = alerts.alarm_definition(profile, rule, region=region, account="123456789012")["AlarmActions"]
+        assert actions == [f"arn:{partition}:sns:{region}:123456789012:pagerduty"]
     long_rule = rule.model_copy(update={"condition": "x" * 3000})
     long_text = alerts.alarm_description(profile, long_rule)
     assert len(long_text) <= 1024 and long_text.endswith("-p procedure=api-down")
@@ -225,6 +229,11 @@ def test_region_policy_trusts_only_the_regions_sns_host():
                 "https://sns.eu-west-1.amazonaws.com.evil.example/a.pem", "https://evil.example/a.pem"):
         with pytest.raises(webhook.sns._reject("", 403).__class__):
             policy.check_url(url, "SigningCertURL")
+    # China's partition has its own domain (botocore's endpoint data)
+    china = webhook.TrustPolicy.for_region("cn-north-1")
+    assert china.check_url("https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-a.pem", "u")
+    with pytest.raises(webhook.sns._reject("", 403).__class__):
+        china.check_url("https://sns.cn-north-1.amazonaws.com/a.pem", "SigningCertURL")
 
 
 def test_subscription_confirmation_visits_the_trusted_url_only(tmp_path, profile, certs, authority):

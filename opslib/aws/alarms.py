@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .cloudwatch import metric_frame
+from .partitions import arn
 
 COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
@@ -162,7 +163,7 @@ def alarm_definition(profile: Any, rule: Any, *, region: str, account: str) -> d
               "EvaluationPeriods": periods, "DatapointsToAlarm": rule.datapoints_to_alarm or periods,
               "Threshold": float(rule.threshold), "ComparisonOperator": OPERATORS[rule.comparison],
               "TreatMissingData": "breaching" if rule.level == "page" else "missing", "ActionsEnabled": True,
-              "AlarmActions": [f"arn:aws:sns:{region}:{account}:{topic}"]}
+              "AlarmActions": [arn("sns", region, account, topic)]}
     parts = rule.metric.split("/")
     if len(parts) == 2:
         num, den = (profile.metrics[p] for p in parts)

@@ -1,7 +1,7 @@
 """Amazon SNS over HTTP(S): message signature verification and CloudWatch alarm notifications.
 
 A message is trusted only when its signature verifies against the certificate at ``SigningCertURL``
-and that URL is on a trusted host: by default ``https://sns.<region>.amazonaws.com/...pem`` (the
+and that URL is on a trusted host: by default ``https://sns.<region>.amazonaws.com/...pem`` (``.com.cn`` in China; the
 sandbox trusts its own loopback certificate server instead, see :mod:`opslib.sandbox.sns_signing`).
 SignatureVersion 1 is RSA PKCS#1 v1.5 with SHA1, version 2 with SHA256, over the canonical string of
 the message's fields (https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html).
@@ -49,7 +49,8 @@ class TrustPolicy:
 
     @classmethod
     def for_region(cls, region: str, *, extra_origins: tuple[str, ...] = (), topics: tuple[str, ...] = ()) -> "TrustPolicy":
-        return cls((f"https://sns.{region}.amazonaws.com", *extra_origins), tuple(topics))
+        from ..aws.partitions import dns_suffix
+        return cls((f"https://sns.{region}.{dns_suffix(region)}", *extra_origins), tuple(topics))
 
     def check_url(self, url: str, what: str) -> str:
         parts = urlsplit(str(url or ""))
