@@ -340,7 +340,8 @@ class Profile(_Strict):
     @property
     def has_dr(self) -> bool:
         """Whether the pipeline has a disaster-recovery region (``aws.dr_region``). Without one, the DR-side names
-        (``ecs.dr_cluster``, ``kinesis.dr_stream``, ``dns.dr_*``) are not used, even where an extended profile sets them."""
+        (``ecs.dr_cluster``, ``kinesis.dr_stream``, ``dns.dr_*``) are not used, even where an extended profile sets
+        them."""
         return self.aws.dr_region is not None
 
     @property

@@ -125,7 +125,8 @@ def test_a_pipeline_without_a_dr_region_is_single_region(tmp_path):
 
 
 @pytest.mark.parametrize("change, named", [
-    (lambda d: d["aws"].update(dr_region=d["aws"]["primary_region"]), "aws.dr_region: 'us-east-1' is the primary region"),
+    (lambda d: d["aws"].update(dr_region=d["aws"]["primary_region"]),
+     "aws.dr_region: 'us-east-1' is the primary region"),
     (lambda d: d["ecs"].pop("dr_cluster"), "key 'ecs.dr_cluster' is required with aws.dr_region (us-west-2)"),
     (lambda d: d["kinesis"].pop("dr_stream"), "key 'kinesis.dr_stream' is required with aws.dr_region"),
     (lambda d: d["dns"].pop("dr_alb_dns"), "key 'dns.dr_alb_dns' is required with aws.dr_region"),

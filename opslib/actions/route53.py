@@ -111,8 +111,8 @@ def dr_preflight(ops: "Ops", *, services: Iterable[str] | None = None, check_hea
     service with role ingest) exists in the DR cluster, the DR stream is ACTIVE, the DR health URL answers.
     A profile without an ingest service fails the check named :data:`ROLE_CHECK` (nothing to fail over)."""
     if not ops.profile.has_dr:
-        return [Precondition(NO_DR_CHECK, False, f"the profile names no DR region (aws.dr_region): {ops.primary_region} "
-                                                 f"has nothing to fail over to")]
+        return [Precondition(NO_DR_CHECK, False, f"the profile names no DR region (aws.dr_region): "
+                                                 f"{ops.primary_region} has nothing to fail over to")]
     checks: list[Precondition] = []
     cluster = ops.profile.ecs.dr_cluster
     names = [s.name for s in failover_services(ops)] if services is None else list(services)

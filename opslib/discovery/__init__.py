@@ -53,9 +53,10 @@ def find_regions(reader: Reader, home: str) -> tuple[str | None, str | None, lis
 
 def discover(reader: Reader, *, primary: str, dr: str | None, name: str, endpoint_url: str | None, sandbox: Any = None,
              warehouse_engine: Any = None, now: datetime | None = None, command: str = "runbook init") -> Result:
-    """Read ``primary`` and ``dr`` and draft the profile (``dr`` None: a single-region pipeline). ``sandbox``: the running sandbox's state when the
-    endpoint is the sandbox's (then ``endpoint_url: sandbox``, the sandbox's databases and health server);
-    ``warehouse_engine``: a SQLAlchemy engine on the warehouse, to find the events table."""
+    """Read ``primary`` and ``dr`` and draft the profile (``dr`` None: a single-region pipeline). ``sandbox``: the
+    running sandbox's state when the endpoint is the sandbox's (then ``endpoint_url: sandbox``, the sandbox's
+    databases and health server); ``warehouse_engine``: a SQLAlchemy engine on the warehouse, to find the events
+    table."""
     from ..config import AwsSettings
     from . import render, warehouse
     when = now or datetime.now(timezone.utc)
@@ -65,7 +66,7 @@ def discover(reader: Reader, *, primary: str, dr: str | None, name: str, endpoin
     d = scan_region(reader, dr, primary=False, now=clock) if dr else Region("")
     items = {t: checkpoint_items(reader, primary, t) for t, info in p.tables.items() if checkpoint_layout(info["keys"])}
     found = warehouse.inspect(warehouse_engine) if warehouse_engine is not None else None
-    a = reader.settings or AwsSettings(primary_region=primary, dr_region=dr or None)
+    a = reader.settings or AwsSettings(primary_region=primary, dr_region=dr)
     timeouts = {"connect_timeout": a.connect_timeout, "read_timeout": a.read_timeout, "max_attempts": a.max_attempts}
     try:
         from ..config import _read, parameters_dir

@@ -100,7 +100,8 @@ def inventory_checks(ops: Any, inv: Inventory) -> list[Check]:
         figures = {"primary_services_down": int((primary["state"] == "DOWN").sum()), "dr_configured": False}
         if primary_out:
             checks.append(Check.fail("dr-readiness", f"primary region {ops.primary_region} is down and the profile "
-                                     f"names no DR region to fail over to (aws.dr_region)", primary_out=True, **figures))
+                                     f"names no DR region to fail over to (aws.dr_region)", primary_out=True,
+                                     **figures))
         else:
             checks.append(Check.ok("dr-readiness", f"single-region pipeline: no DR region in the profile "
                                    f"(aws.dr_region), so no failover target to check", primary_out=False, **figures))

@@ -28,15 +28,17 @@ OPERATIONS = ("status", "regional-failover", "database-failover", "test-restore"
 
 
 def validate_parameters(*, operation: str, dry_run: Any, confirm: Any = None, desired_count: Any = None,
-                        window_minutes: Any = 60, tolerance: Any = 0.0, replica: Any = None, profile: Any = None) -> None:
+                        window_minutes: Any = 60, tolerance: Any = 0.0, replica: Any = None,
+                        profile: Any = None) -> None:
     """Raise :class:`ParameterError` for a bad notebook parameter (before any AWS call). With the ``profile``, a
     regional failover of a single-region pipeline is refused too, and a database failover with no replica to
     promote (none given, none in the profile)."""
     if operation not in OPERATIONS:
         raise ParameterError("operation", operation, " | ".join(OPERATIONS))
     if operation == "regional-failover" and profile is not None and not profile.has_dr:
-        raise ParameterError("operation", operation, f"{' | '.join(o for o in OPERATIONS if o != operation)} (profile "
-                                                     f"{profile.name!r} names no DR region to fail over to: aws.dr_region)")
+        others = " | ".join(o for o in OPERATIONS if o != operation)
+        raise ParameterError("operation", operation, f"{others} (profile {profile.name!r} names no DR region to fail "
+                                                     f"over to: aws.dr_region)")
     if operation == "database-failover" and profile is not None and not (replica or profile.rds.replica):
         raise ParameterError("replica", replica, f"the read replica to promote: profile {profile.name!r} names none "
                                                  f"(rds.replica)")

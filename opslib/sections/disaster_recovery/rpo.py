@@ -76,9 +76,10 @@ class RpoStatus:
             since = max(0.0, since) if since is not None else None
             rows.append({"data": "events, cross-region (DR stream idle for)",
                          "value": None if since is None else round(since, 1), "worst in window": None, "unit": "min",
-                         "limit": self.rpo_minutes, "status": "fail" if since is None or since > self.rpo_minutes else "ok"})
-        rows.append({"data": "DynamoDB real-time events (PITR)", "value": self.pitr, "worst in window": None, "unit": "",
-                     "limit": "ENABLED", "status": "ok" if self.pitr == "ENABLED" else "fail"})
+                         "limit": self.rpo_minutes,
+                         "status": "fail" if since is None or since > self.rpo_minutes else "ok"})
+        rows.append({"data": "DynamoDB real-time events (PITR)", "value": self.pitr, "worst in window": None,
+                     "unit": "", "limit": "ENABLED", "status": "ok" if self.pitr == "ENABLED" else "fail"})
         return pd.DataFrame(rows)
 
     def check(self) -> Check:
