@@ -349,6 +349,14 @@ class Profile(_Strict):
         """The regions the pipeline runs in, as the runbooks name them: ``("primary", "dr")``, or ``("primary",)``."""
         return ("primary", "dr") if self.has_dr else ("primary",)
 
+    def region(self, which: str = "primary") -> str:
+        """The region name of ``"primary"``, ``"dr"`` or a region name (as it is). ``"dr"`` without a DR region
+        raises ProfileError naming ``aws.dr_region``."""
+        if which == "dr" and not self.has_dr:
+            raise ProfileError(f"profile {self.name!r} has no DR region (aws.dr_region): this pipeline runs in "
+                               f"{self.aws.primary_region} only", key="aws.dr_region", source=self.source)
+        return {"primary": self.aws.primary_region, "dr": self.aws.dr_region}.get(which, which)
+
     def services_with_role(self, role: str) -> list[Service]:
         """Every service the profile declares with ``role`` (in profile order; empty when none)."""
         return [s for s in self.services if s.role == role]

@@ -84,11 +84,8 @@ class Ops:
         return self.profile.sides
 
     def region(self, region: Region = "primary") -> str:
-        """The region name of ``"primary"``, ``"dr"`` or a name. ``"dr"`` without a DR region raises ProfileError."""
-        if region == "dr" and self.dr_region is None:
-            raise ProfileError(f"profile {self.profile.name!r} has no DR region (aws.dr_region): this pipeline runs in "
-                               f"{self.primary_region} only", key="aws.dr_region", source=self.profile.source)
-        return {"primary": self.primary_region, "dr": self.dr_region}.get(region, region)
+        """The region name of ``"primary"``, ``"dr"`` or a name (:meth:`Profile.region`)."""
+        return self.profile.region(region)
 
     @property
     def endpoint_url(self) -> str | None:

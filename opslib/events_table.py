@@ -236,7 +236,7 @@ NUMERIC_TYPE = re.compile(r"u?(big|small|tiny|huge)?int(eger|\d+)?\b|numeric|dec
 TEXT_TYPE = re.compile(r"(character varying|varchar|character|char|text|string|nvarchar)\b", re.I)
 
 
-def _kind(data_type: Any) -> str | None:
+def time_kind(data_type: Any) -> str | None:
     """How a column of ``data_type`` (information_schema's text or a SQLAlchemy type) holds a time: "number",
     "text", or None (a TIMESTAMP, or anything else the database compares with times)."""
     if isinstance(data_type, sa.types.TypeEngine):
@@ -246,13 +246,13 @@ def _kind(data_type: Any) -> str | None:
 
 
 def _columns(bind: sa.Engine | sa.Connection, events: EventsTable) -> list[tuple[str, str | None]]:
-    """The table's columns as (name, :func:`_kind` of its type)."""
+    """The table's columns as (name, :func:`time_kind` of its type)."""
     if bind.dialect.name in _INFORMATION_SCHEMA:
         with (bind.connect() if isinstance(bind, sa.Engine) else _nullcontext(bind)) as conn:
-            return [(r[0], _kind(r[1]))
+            return [(r[0], time_kind(r[1]))
                     for r in conn.execute(_COLUMNS_SQL["default"], {"t": str(events.name), "s": events.schema})]
     try:
-        return [(c["name"], _kind(c["type"])) for c in sa.inspect(bind).get_columns(events.name, schema=events.schema)]
+        return [(c["name"], time_kind(c["type"])) for c in sa.inspect(bind).get_columns(events.name, schema=events.schema)]
     except sa.exc.NoSuchTableError:
         return []
 

@@ -261,10 +261,10 @@ def test_single_region_readiness_and_rpo():
     from opslib.sections.disaster_recovery.rpo import RpoStatus
     no_dr = [Precondition(route53.NO_DR_CHECK, False, "the profile names no DR region")]
     healthy = pd.DataFrame({"service": ["collector", "enricher"], "ok": [True, True]})
-    found = {c.name: c for c in Readiness(healthy, no_dr, None, False, region="eu-west-1", has_dr=False).checks()}
+    found = {c.name: c for c in Readiness(healthy, no_dr, None, False, region="eu-west-1").checks()}
     assert found["dr-readiness"].status == "ok" and found["dr-readiness"].figures["dr_configured"] is False
     assert found["primary-region"].status == "ok"
-    down = Readiness(healthy.assign(ok=False), no_dr, None, False, region="eu-west-1", has_dr=False)
+    down = Readiness(healthy.assign(ok=False), no_dr, None, False, region="eu-west-1")
     found = {c.name: c for c in down.checks()}
     assert not down.failover_advised and found["primary-region"].status == "fail"
     assert "primary region eu-west-1 down" in found["primary-region"].detail

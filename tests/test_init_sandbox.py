@@ -21,8 +21,8 @@ from opslib.config import load_profile
 # -- the default sandbox --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def drafted(sandbox, tmp_path_factory):
-    # moto's backends are per process: a module that ran a moto server of its own in this worker (test_roles) left
-    # its clusters in them, and an extra cluster in us-west-2 would make it the primary region
+    # moto's backends are per process: a module that ran a moto server of its own in this worker after the sandbox
+    # started (test_roles) left its clusters in them, and an extra cluster in us-west-2 would make it the primary
     sandbox.reset()
     folder = tmp_path_factory.mktemp("init")
     out = folder / "mine.yaml"

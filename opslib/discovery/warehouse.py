@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..events_table import NUMERIC_TYPE, TEXT_TYPE
+from ..events_table import time_kind
 
 #: Runbook column -> names a table may use for it (first match wins; the runbook's own name first).
 SYNONYMS = {
@@ -59,22 +59,24 @@ def choose(rows: list[tuple[str, str, str, str]]) -> dict | None:
             continue
         score = (len(mapping), "event" in table.lower(), -len(table))
         if best is None or score > best[0]:
-            best = (score, table, mapping, len(columns))
+            best = (score, table, mapping, columns)
     if best is None:
         return None
-    _, table, mapping, ncols = best
+    _, table, mapping, columns = best
+    ncols = len(columns)
     renamed = {k: c for k, c in mapping.items() if k != c}
     evidence = (f"information_schema: {table} has {ncols} columns, {len(mapping)} of them the runbook's"
                 + (f" (renamed: {', '.join(f'{k}={c}' for k, c in renamed.items())})" if renamed else ""))
     found = {"table": table, "columns": renamed if renamed else {}, "evidence": evidence, "unsure": bool(renamed)}
-    types = dict(_candidates(rows)[table])
     ts = mapping["event_timestamp"]
-    if NUMERIC_TYPE.match(types[ts]):
+    types = dict(columns)
+    kind = time_kind(types[ts])
+    if kind == "number":
         found["timestamps"] = epoch_unit(ts)
         found["evidence"] += (f"; {ts} is {types[ts]}: times as numbers since 1970, {found['timestamps']} "
                               f"guessed from its name (check the unit)")
         found["unsure"] = True
-    elif TEXT_TYPE.match(types[ts]):
+    elif kind == "text":
         found["timestamps"] = "iso_text"
         found["evidence"] += f"; {ts} is {types[ts]}: times as ISO 8601 text, read in UTC (check)"
         found["unsure"] = True

@@ -25,7 +25,7 @@ import boto3
 from botocore.config import Config
 
 from ..config import Profile, load_profile
-from ..errors import ProfileError, SandboxError
+from ..errors import SandboxError
 from .state import SandboxState, clear_state
 
 log = logging.getLogger("opslib.sandbox")
@@ -140,11 +140,12 @@ class Sandbox:
                 os.environ["MOTO_ACCOUNT_ID"] = self._account_env
 
     def _start(self) -> None:
-        from . import ecs_scheduler, health, sns_signing
+        from . import ecs_scheduler, health, snapshot, sns_signing
 
         t0 = time.monotonic()
         self.config.dir.mkdir(parents=True, exist_ok=True)
         self.start_aws()
+        snapshot.clear_account(self.account_id)      # seeded, and snapshotted, from nothing of this process's
         self.health = health.HealthServer(self)
         self.health.start()
         self.sns_certs = sns_signing.CertServer().start()     # moto's SNS signing certificates, on loopback
@@ -258,10 +259,7 @@ class Sandbox:
         return self.config.dir / "warehouse.duckdb"
 
     def region(self, which: str = "primary") -> str:
-        if which == "dr" and not self.profile.has_dr:
-            raise ProfileError(f"the sandbox's profile {self.profile.name!r} has no DR region (aws.dr_region)",
-                               key="aws.dr_region")
-        return {"primary": self.profile.aws.primary_region, "dr": self.profile.aws.dr_region}.get(which, which)
+        return self.profile.region(which)
 
     def client(self, service: str, region: str = "primary") -> Any:
         """A boto3 client talking HTTP to this sandbox's moto server."""

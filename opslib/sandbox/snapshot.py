@@ -149,6 +149,17 @@ def _take_moto() -> tuple[bytes, list]:
     return buf.getvalue(), containers
 
 
+def clear_account(account_id: str) -> None:
+    """Drop what this process's moto backends hold in ``account_id``: another moto server of the same process (a
+    test's) that wrote there before a sandbox started would otherwise be seeded around and kept by its snapshot.
+    moto makes the account's containers again, empty, on the next request."""
+    from moto.core.base_backend import BackendDict, backend_lock
+    with backend_lock:
+        for bd in list(BackendDict._instances):
+            if account_id in bd:
+                del bd[account_id]
+
+
 def _restore_moto(snap: Snapshot) -> None:
     from moto.core.base_backend import BackendDict, backend_lock
     from moto.core.model_instances import reset_model_data

@@ -21,7 +21,7 @@ def api_record(ops: "Ops") -> tuple[dict | None, bool]:
     """The API record now (``route53.summarize`` form) and whether it aliases the DR ALB."""
     d = ops.profile.dns
     dns = route53.summarize(route53.record_set(ops, route53.zone_id(ops, d.hosted_zone), d.record, "A"))
-    on_dr = ops.profile.has_dr and bool(dns) and bool(d.dr_alb_dns) and dns.get("alias") == route53._name(d.dr_alb_dns)
+    on_dr = ops.profile.has_dr and bool(dns) and dns.get("alias") == route53._name(d.dr_alb_dns)
     return dns, on_dr
 
 
@@ -32,7 +32,6 @@ class Readiness:
     dns: dict | None               # the API record now
     on_dr: bool                    # the API record already aliases the DR ALB
     region: str = "primary"        # the primary region's name, for the findings
-    has_dr: bool = True            # False: a single-region pipeline (``dr`` holds route53.NO_DR_CHECK only)
 
     @property
     def primary_down(self) -> bool:
@@ -43,8 +42,13 @@ class Readiness:
         return all(c.ok for c in self.dr)
 
     @property
+    def has_dr(self) -> bool:
+        """False for a single-region pipeline: its pre-flight is route53.NO_DR_CHECK alone (failing)."""
+        return not any(c.name == route53.NO_DR_CHECK for c in self.dr)
+
+    @property
     def failover_advised(self) -> bool:
-        return self.has_dr and self.primary_down and self.dr_ready and not self.on_dr
+        return self.primary_down and self.dr_ready and not self.on_dr
 
     def checks(self) -> list[Check]:
         failing = self.primary[~self.primary["ok"]]
@@ -101,5 +105,4 @@ def readiness(ops: "Ops", *, timeout: float = 5.0) -> Readiness:
                      "latency_ms": round(r.latency_ms, 1), "error": r.error})
     dns, on_dr = api_record(ops)
     return Readiness(pd.DataFrame(rows, columns=["service", "url", "ok", "status", "latency_ms", "error"]),
-                     route53.dr_preflight(ops, timeout=timeout), dns, on_dr, region=ops.primary_region,
-                     has_dr=ops.profile.has_dr)
+                     route53.dr_preflight(ops, timeout=timeout), dns, on_dr, region=ops.primary_region)
