@@ -19,6 +19,7 @@ variable                           meaning (default)
 ``OPSLIB_RUN_ID``                  the run a kernel's actions belong to (set for kernels by ``runbook run``)
 ``OPSLIB_SANDBOX_DIR``             the sandbox's state folder (``.sandbox/`` beside ``parameters/``)
 ``OPSLIB_LAB_PROFILE``             the profile kernels follow inside ``runbook lab`` (unset)
+``OPSLIB_KERNEL_FORK``             ``0``: ``runbook run`` starts each kernel as a new Python, not forked (``1``)
 ``OPSLIB_SLACK_WEBHOOK``           read by profiles: ``notify.slack: ${OPSLIB_SLACK_WEBHOOK}``
 ``OPSLIB_PAGERDUTY_URL``           read by profiles: ``notify.pagerduty: ${OPSLIB_PAGERDUTY_URL}``
 ``OPSLIB_PAGERDUTY_ROUTING_KEY``   the PagerDuty Events API routing key of ``--notify pagerduty``
@@ -43,6 +44,7 @@ AUDIT_DIR_ENV = "OPSLIB_AUDIT_DIR"
 RUN_ID_ENV = "OPSLIB_RUN_ID"
 SANDBOX_DIR_ENV = "OPSLIB_SANDBOX_DIR"
 LAB_PROFILE_ENV = "OPSLIB_LAB_PROFILE"
+KERNEL_FORK_ENV = "OPSLIB_KERNEL_FORK"
 SLACK_WEBHOOK_ENV = "OPSLIB_SLACK_WEBHOOK"
 PAGERDUTY_URL_ENV = "OPSLIB_PAGERDUTY_URL"
 PAGERDUTY_ROUTING_KEY_ENV = "OPSLIB_PAGERDUTY_ROUTING_KEY"
@@ -61,11 +63,11 @@ DEFAULT_PAGERDUTY_API_URL = "https://api.pagerduty.com"
 
 __all__ = [
     "PROFILE_ENV", "PARAMETERS_DIR_ENV", "NOTEBOOKS_ENV", "ARCHIVE_ENV", "AUDIT_DIR_ENV", "RUN_ID_ENV",
-    "SANDBOX_DIR_ENV", "LAB_PROFILE_ENV", "SLACK_WEBHOOK_ENV", "PAGERDUTY_URL_ENV", "PAGERDUTY_ROUTING_KEY_ENV",
+    "SANDBOX_DIR_ENV", "LAB_PROFILE_ENV", "KERNEL_FORK_ENV", "SLACK_WEBHOOK_ENV", "PAGERDUTY_URL_ENV", "PAGERDUTY_ROUTING_KEY_ENV",
     "PAGERDUTY_WEBHOOK_SECRET_ENV", "ALERTMANAGER_TOKEN_ENV", "PAGERDUTY_API_URL_ENV", "PAGERDUTY_API_TOKEN_ENV",
     "PAGERDUTY_FROM_ENV", "DEFAULT_PROFILE", "DEFAULT_ARCHIVE",
     "resolve_profile", "resolve_parameters_dir", "project_root", "resolve_notebooks_dir", "resolve_archive",
-    "resolve_audit_dir", "resolve_run_id", "resolve_sandbox_dir", "resolve_lab_profile",
+    "resolve_audit_dir", "resolve_run_id", "resolve_sandbox_dir", "resolve_lab_profile", "resolve_kernel_fork",
     "resolve_routing_key", "resolve_pagerduty_webhook_secrets", "resolve_alertmanager_token",
     "resolve_pagerduty_api", "kernel_environment", "child_environment",
 ]
@@ -146,6 +148,12 @@ def resolve_sandbox_dir(explicit: "str | os.PathLike | None" = None,
 def resolve_lab_profile(environ: "Mapping[str, str] | None" = None) -> str | None:
     """The profile ``runbook lab`` started its kernels on ($OPSLIB_LAB_PROFILE), or None outside a lab."""
     return _env(environ).get(LAB_PROFILE_ENV) or None
+
+
+def resolve_kernel_fork(environ: "Mapping[str, str] | None" = None) -> bool:
+    """Whether ``runbook run`` forks its kernels from itself (:mod:`opslib.runner.forked_kernel`): unless
+    $OPSLIB_KERNEL_FORK is ``0``, ``false``, ``no`` or ``off``."""
+    return _env(environ).get(KERNEL_FORK_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def resolve_routing_key(explicit: str | None = None, environ: "Mapping[str, str] | None" = None) -> str | None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -97,10 +98,11 @@ def test_incident_worked_in_lab_is_archived_and_in_the_timeline(sandbox, tmp_pat
              {"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(nb))})
 
         shot = tmp_path / "workspace.png"
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
-                        "--virtual-time-budget=15000", f"--screenshot={shot}",
-                        f"{base}/lab/tree/ok.ipynb?token={token}"], capture_output=True, timeout=120)
-        assert shot.is_file() and shot.stat().st_size > 10_000, "no screenshot of the workspace notebook"
+        if shutil.which("chromium"):          # without it, the rest is checked and the test says what it skipped
+            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
+                            "--virtual-time-budget=15000", f"--screenshot={shot}",
+                            f"{base}/lab/tree/ok.ipynb?token={token}"], capture_output=True, timeout=120)
+            assert shot.is_file() and shot.stat().st_size > 10_000, "no screenshot of the workspace notebook"
     finally:
         proc.send_signal(signal.SIGTERM)                                  # stopping `runbook lab` ...
         code = proc.wait(timeout=120)
@@ -132,3 +134,5 @@ def test_incident_worked_in_lab_is_archived_and_in_the_timeline(sandbox, tmp_pat
     again = subprocess.run([*CLI, "incident", "archive", "INC-7", "--archive", str(archive)], env=env,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "nothing new to archive" in again.stderr
+    if not shutil.which("chromium"):
+        pytest.skip("everything but the workspace screenshot checked: it needs Debian's chromium (.ci/run installs it)")

@@ -34,6 +34,7 @@ from ..findings import overall_status, read_findings
 from ..settings import AUDIT_FOLDER, kernel_environment
 from .archive import Archive, LocalArchive, run_stem
 from .catalog import NotebookInfo
+from .forked_kernel import ForkProvisioner, Zygote
 from .html import asset_prefix, render_page
 from .manifest import RunEntry
 from .scrub import Scrubber
@@ -111,6 +112,7 @@ papermill_engines.register(ENGINE, FinalSaveEngine)
 
 
 _KERNELS: dict[str, "RunKernelManager"] = {}       # connection file -> the manager of a run's kernel
+_ZYGOTES: dict[str, Zygote] = {}                   # connection file -> the run's child that becomes its kernel
 
 
 class RunKernelManager(AsyncKernelManager):
@@ -129,6 +131,14 @@ class RunKernelManager(AsyncKernelManager):
         if self.kernel_env is not None:
             kw.setdefault("env", dict(self.kernel_env))
         return await super().start_kernel(**kw)
+
+    async def _async_pre_start_kernel(self, **kw):
+        zygote = _ZYGOTES.pop(self.connection_file, None)
+        if zygote is not None and self.provisioner is None:     # the run's forked child becomes its kernel
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+            self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self,
+                                               zygote=zygote)
+        return await super()._async_pre_start_kernel(**kw)
 
 
 def _kill_kernel(connection_file: str) -> None:
@@ -214,6 +224,11 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
 
     worker = threading.Thread(target=work, name=f"papermill-{info.name}", daemon=True)
     connection_file = str(output.parent / "kernel-connection.json")
+    zygote = None
+    if threading.current_thread() is threading.main_thread():   # forked before the run's threads exist
+        zygote = Zygote.start(env)
+        if zygote is not None:
+            _ZYGOTES[connection_file] = zygote
     try:
         worker.start()
         while not done.wait(0.2):
@@ -228,6 +243,9 @@ def _execute(info: NotebookInfo, output: Path, parameters: dict, *, timeout: flo
     finally:
         state["armed"] = False                    # archiving is not interrupted; a signal now is noted only
         _KERNELS.pop(connection_file, None)
+        if zygote is not None:
+            _ZYGOTES.pop(connection_file, None)
+            zygote.close()                        # papermill is done: nothing of the run's child stays
     if "raised" in result:
         raise result["raised"]
     if state.get("signum") is not None:

@@ -3,7 +3,9 @@
 Figures are stored in the .ipynb as ``application/vnd.plotly.v1+json`` only (see
 :mod:`opslib.notebook`). Here each one gets an HTML rendering (a div and a ``Plotly.newPlot``
 call). The JupyterLab template is used without its network references (require.js, MathJax and
-mermaid come from a CDN there; require.js would also capture plotly.js as an AMD module).
+mermaid come from a CDN there; require.js would also capture plotly.js as an AMD module). Code cells are
+drawn as the lab template draws them, without passing pygments' output through bleach again (it escapes the
+source itself; bleach parsed every cell's markup only to return it unchanged: a tenth of a second per run).
 
 What every page of the archive would repeat, plotly.js (~4.8 MB, only when the notebook has a chart)
 and the JupyterLab style sheets (~260 KB), is an :class:`Asset`: stored once per archive as
@@ -23,11 +25,11 @@ from typing import Mapping
 import jinja2
 import markupsafe
 import nbformat
-import plotly.io as pio
 from nbconvert import HTMLExporter
 from nbconvert.exporters.templateexporter import TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+from plotly.io import to_html         # imported here, before a forked kernel (which needs it too) starts
 from plotly.offline import get_plotlyjs
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -44,6 +46,13 @@ _TEMPLATE_TEXT = """{%- extends 'lab/index.html.j2' -%}
 {%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block input %}
+<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor" data-type="inline">
+     <div class="cm-editor cm-s-jupyter">
+{{ cell.source | highlight_code(metadata=cell.metadata) }}
+     </div>
+</div>
+{%- endblock input %}
 """
 
 
@@ -127,7 +136,7 @@ class _Exporter(HTMLExporter):
 
 
 def _figure_html(figure: Mapping) -> str:
-    return pio.to_html(dict(figure), include_plotlyjs=False, full_html=False, validate=False)
+    return to_html(dict(figure), include_plotlyjs=False, full_html=False, validate=False)
 
 
 def with_chart_html(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:

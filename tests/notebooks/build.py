@@ -53,7 +53,11 @@ def main() -> None:
         'record_findings([Check.ok("before", "recorded before the error")])',
         'raise ValueError("the toy notebook raised on purpose")'], read_only=False)
     notebook("die", "The kernel dies.", ["import os\nos._exit(1)"], read_only=False, setup=False)
-    notebook("slow", "Sleeps past any short timeout.", ["import time\ntime.sleep(60)"], read_only=False, setup=False)
+    notebook("slow", "Sleeps past any short timeout.", [
+        'import os, time\n'
+        'if os.environ.get("TOY_STARTED"):          # tests: the sleeping cell has started\n'
+        '    open(os.environ["TOY_STARTED"], "w").close()\n'
+        'time.sleep(60)'], read_only=False, setup=False)
     notebook("chart", "Two plotly charts.", [
         'import plotly.express as px\nfig = px.line(x=[1, 2, 3, 4], y=[3, 1, 4, 1], title="toy line")\nfig',
         'import plotly.graph_objects as go\ngo.Figure(go.Bar(x=["a", "b"], y=[2, 5]), layout_title_text="toy bars")',
@@ -64,6 +68,19 @@ def main() -> None:
         '                          env_run_id=os.environ.get(settings.RUN_ID_ENV),\n'
         '                          env_audit_dir=os.environ.get(settings.AUDIT_DIR_ENV),\n'
         '                          env_lab_profile=os.environ.get(settings.LAB_PROFILE_ENV))])'])
+    notebook("kernel", "Records how its kernel process was made (tests/test_forked_kernel.py).", [
+        'import os, sys\n'
+        'def target(fd):\n'
+        '    try:\n'
+        '        return os.readlink(f"/proc/self/fd/{fd}")\n'
+        '    except OSError:\n'
+        '        return None\n'
+        'cmdline = open("/proc/self/cmdline", "rb").read().split(b"\\0")\n'
+        'record_findings([Check.ok("kernel-process", "how the kernel was made", pid=os.getpid(), ppid=os.getppid(),\n'
+        '                          sid=os.getsid(0), launcher=any(b"ipykernel_launcher" in a for a in cmdline),\n'
+        '                          runner_modules="opslib.runner.execute" in sys.modules, fd_target=target(fd),\n'
+        '                          cwd=os.getcwd(), marker=os.environ.get("TOY_MARKER"))])'],
+        params='profile = "sandbox"\nfd = -1')
     notebook("leaky", "Prints credentials from its environment and parameters, then raises with one.", [
         'import os, json\nprint(json.dumps(dict(os.environ), indent=1))',
         'print("database url:", db_url)\nfrom opslib.config import load_profile\n'
