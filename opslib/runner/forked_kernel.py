@@ -9,7 +9,8 @@ entirely), working folder, its own session (process group) and ``ipykernel``'s o
 connection file jupyter_client wrote. Nothing of the runner's state is used: every inherited file descriptor
 above 2 is pointed at ``/dev/null`` (a socket, pipe or file of the runner stays neither open nor reusable by
 the kernel), the runner's signal handlers and exit handlers are dropped, and the kernel ends with
-``os._exit`` after its own exit handlers.
+``os._exit`` after its own exit handlers. ``runbook run`` forks before it imports pandas; a process that imported
+it (a test) has its display width set as a kernel's own import sets it (:func:`_as_imported_in_a_kernel`).
 
 :class:`ForkProvisioner` is jupyter_client's :class:`LocalProvisioner` launching through the zygote; for any
 kernel command other than this Python's ``ipykernel_launcher`` (another environment's kernel, another
@@ -140,6 +141,15 @@ def _blank_inherited_fds(keep: int) -> None:
     os.close(null)
 
 
+def _as_imported_in_a_kernel() -> None:
+    """What a module decided at import from where it was imported, as a kernel's own import decides it: pandas,
+    imported by the runner (a test process), took it for a terminal and set ``display.max_columns`` to 0 (fit the
+    terminal), where a kernel's import sets 20."""
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        pandas.set_option("display.max_columns", 20)
+
+
 def _become_kernel(read: int) -> None:
     code = 1
     try:
@@ -163,6 +173,7 @@ def _become_kernel(read: int) -> None:
         os.environ.update(spec["env"])
         import atexit
         atexit._clear()
+        _as_imported_in_a_kernel()
         sys.argv = [KERNEL_MODULE, *spec["args"]]
         from ipykernel import kernelapp
         kernelapp.launch_new_instance(argv=spec["args"])
