@@ -83,3 +83,25 @@ def test_sigterm_to_run_all_is_passed_on_to_its_runs(tmp_path):
                 for line in (archive / "manifest.jsonl").read_text().splitlines()}
     assert statuses["slow"] == "interrupted"
     assert list(tmp.iterdir()) == []
+
+
+def test_ctrl_c_at_a_terminal_stops_the_run_once_and_quietly(tmp_path):
+    """Ctrl-C reaches the terminal's whole foreground process group: the runner handles it; its kernel (forked
+    from it, see opslib/runner/forked_kernel.py) is in a session of its own, as a launched kernel is, and is
+    stopped by the runner, not by the signal."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "OPSLIB_NOTEBOOKS": str(TOYS), "TMPDIR": str(tmp), "TOY_STARTED": str(tmp_path / "started")}
+    proc = subprocess.Popen([sys.executable, "-c", "from opslib.cli import run; run()", "run", "slow", "--archive",
+                             str(tmp_path / "archive"), "--timeout", "120"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)                                 # the terminal's Ctrl-C
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in err
+    assert "interrupted (exit 130)" in out
+    assert list(tmp.iterdir()) == []

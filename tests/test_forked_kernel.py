@@ -34,6 +34,7 @@ def _kernel_facts(tmp_path, **parameters) -> dict:
 
 
 def test_the_kernel_is_forked_with_the_runs_environment_and_none_of_the_runners_files(tmp_path, monkeypatch):
+    import ipykernel.kernelapp  # noqa: F401 - imported before the run: it read $JPY_PARENT_PID (unset) then
     monkeypatch.delenv(KERNEL_FORK_ENV, raising=False)
     monkeypatch.setenv("TOY_MARKER", "from the runner's environment")
     started = []
@@ -48,6 +49,7 @@ def test_the_kernel_is_forked_with_the_runs_environment_and_none_of_the_runners_
     assert facts["fd_target"] == os.devnull                             # the runner's file is not open in it
     assert facts["cwd"] == str(TOYS)                                    # the notebook's folder
     assert facts["marker"] == "from the runner's environment"           # the run's environment, handed over
+    assert facts["parent_handle"] == os.getpid()                        # it exits if the runner dies
     assert zygote.returncode is not None                                # reaped: nothing stays
     with pytest.raises(ProcessLookupError):
         os.kill(zygote.pid, 0)

@@ -20,6 +20,9 @@ run with ``OPSLIB_KERNEL_FORK=0``. The zygote is also a process-like handle (``p
 """
 from __future__ import annotations
 
+import asyncio
+import atexit
+import gc
 import json
 import os
 import signal
@@ -103,11 +106,8 @@ class Zygote:
                 self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
-    def wait(self, timeout: float | None = None) -> int | None:
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def wait(self) -> int:
         while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                return None
             time.sleep(0.02)
         return self.returncode
 
@@ -122,16 +122,16 @@ class Zygote:
         self.send_signal(signal.SIGKILL)
 
 
-def _blank_inherited_fds(keep: int) -> None:
-    """Point every descriptor above 2 (but ``keep``) at /dev/null: closed to the kernel, and its number stays
-    taken, so a runner object closing its descriptor later cannot close one of the kernel's."""
+def _blank_inherited_fds() -> None:
+    """Point every descriptor above 2 at /dev/null: closed to the kernel, and its number stays taken, so a runner
+    object closing its descriptor later cannot close one of the kernel's."""
     null = os.open(os.devnull, os.O_RDWR)
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
         fds = range(3, 1024)
     for fd in fds:
-        if fd > 2 and fd not in (keep, null):
+        if fd > 2 and fd != null:
             try:
                 os.fstat(fd)
                 os.dup2(null, fd)
@@ -151,8 +151,17 @@ def _as_imported_in_a_kernel() -> None:
 
 
 def _become_kernel(read: int) -> None:
+    """The zygote: in a session of its own at once (a Ctrl-C at the runner's terminal is the runner's to handle, as
+    for a launched kernel), with the default signal handlers; it waits for the kernel's spec (EOF: exit)."""
     code = 1
     try:
+        gc.freeze()        # the runner's objects: not the kernel's collector's to walk (and copy, page by page)
+        os.setsid()
+        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.set_wakeup_fd(-1)
+        atexit._clear()                      # the runner's exit handlers are not the kernel's
         chunks = []
         while chunk := os.read(read, 1 << 16):
             chunks.append(chunk)
@@ -160,23 +169,17 @@ def _become_kernel(read: int) -> None:
         if not chunks:                       # discarded
             os._exit(0)
         spec = json.loads(b"".join(chunks))
-        os.setsid()
-        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.set_wakeup_fd(-1)
-        import asyncio
         asyncio.set_event_loop_policy(None)  # a new policy: no event loop of the runner's is reused
-        _blank_inherited_fds(keep=-1)
+        _blank_inherited_fds()
         os.chdir(spec["cwd"])
         os.environ.clear()
         os.environ.update(spec["env"])
-        import atexit
-        atexit._clear()
         _as_imported_in_a_kernel()
-        sys.argv = [KERNEL_MODULE, *spec["args"]]
+        # ipykernel reads $JPY_PARENT_PID when it is imported, maybe before this environment was set: said again
+        args = [*spec["args"], f"--IPKernelApp.parent_handle={spec['env']['JPY_PARENT_PID']}"]
+        sys.argv = [KERNEL_MODULE, *args]
         from ipykernel import kernelapp
-        kernelapp.launch_new_instance(argv=spec["args"])
+        kernelapp.launch_new_instance(argv=args)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -185,7 +188,6 @@ def _become_kernel(read: int) -> None:
         traceback.print_exc()
     finally:
         try:
-            import atexit
             atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()

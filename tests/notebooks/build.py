@@ -79,7 +79,8 @@ def main() -> None:
         'record_findings([Check.ok("kernel-process", "how the kernel was made", pid=os.getpid(), ppid=os.getppid(),\n'
         '                          sid=os.getsid(0), launcher=any(b"ipykernel_launcher" in a for a in cmdline),\n'
         '                          runner_modules="opslib.runner.execute" in sys.modules, fd_target=target(fd),\n'
-        '                          cwd=os.getcwd(), marker=os.environ.get("TOY_MARKER"))])'],
+        '                          cwd=os.getcwd(), marker=os.environ.get("TOY_MARKER"),\n'
+        '                          parent_handle=get_ipython().kernel.parent.parent_handle)])'],
         params='profile = "sandbox"\nfd = -1')
     notebook("leaky", "Prints credentials from its environment and parameters, then raises with one.", [
         'import os, json\nprint(json.dumps(dict(os.environ), indent=1))',
