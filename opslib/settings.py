@@ -63,8 +63,8 @@ DEFAULT_PAGERDUTY_API_URL = "https://api.pagerduty.com"
 
 __all__ = [
     "PROFILE_ENV", "PARAMETERS_DIR_ENV", "NOTEBOOKS_ENV", "ARCHIVE_ENV", "AUDIT_DIR_ENV", "RUN_ID_ENV",
-    "SANDBOX_DIR_ENV", "LAB_PROFILE_ENV", "KERNEL_FORK_ENV", "SLACK_WEBHOOK_ENV", "PAGERDUTY_URL_ENV", "PAGERDUTY_ROUTING_KEY_ENV",
-    "PAGERDUTY_WEBHOOK_SECRET_ENV", "ALERTMANAGER_TOKEN_ENV", "PAGERDUTY_API_URL_ENV", "PAGERDUTY_API_TOKEN_ENV",
+    "SANDBOX_DIR_ENV", "LAB_PROFILE_ENV", "KERNEL_FORK_ENV", "SLACK_WEBHOOK_ENV", "PAGERDUTY_URL_ENV",
+    "PAGERDUTY_ROUTING_KEY_ENV", "PAGERDUTY_WEBHOOK_SECRET_ENV", "ALERTMANAGER_TOKEN_ENV", "PAGERDUTY_API_URL_ENV", "PAGERDUTY_API_TOKEN_ENV",
     "PAGERDUTY_FROM_ENV", "DEFAULT_PROFILE", "DEFAULT_ARCHIVE",
     "resolve_profile", "resolve_parameters_dir", "project_root", "resolve_notebooks_dir", "resolve_archive",
     "resolve_audit_dir", "resolve_run_id", "resolve_sandbox_dir", "resolve_lab_profile", "resolve_kernel_fork",

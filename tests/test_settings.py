@@ -13,7 +13,8 @@ import pytest
 from opslib import settings
 from opslib.settings import (ARCHIVE_ENV, AUDIT_DIR_ENV, LAB_PROFILE_ENV, PROFILE_ENV, RUN_ID_ENV, kernel_environment,
                              project_root, resolve_archive, resolve_audit_dir, resolve_notebooks_dir,
-                             resolve_pagerduty_webhook_secrets, resolve_profile, resolve_run_id, resolve_sandbox_dir)
+                             resolve_kernel_fork, resolve_pagerduty_webhook_secrets, resolve_profile, resolve_run_id,
+                             resolve_sandbox_dir)
 
 OPSLIB = Path(__file__).resolve().parent.parent / "opslib"
 TOYS = Path(__file__).parent / "notebooks"
@@ -59,6 +60,11 @@ def test_every_opslib_variable_is_named_in_the_settings_module_only():
             for name in re.findall(r"\$\{?(OPSLIB_[A-Z_]+)", line):
                 assert name in named, f"{path}:{n}: {name} is not named in opslib.settings"
     assert not offenders, "\n".join(offenders)
+
+
+def test_kernels_are_forked_unless_opslib_kernel_fork_says_no():
+    assert resolve_kernel_fork({}) is True and resolve_kernel_fork({"OPSLIB_KERNEL_FORK": "1"}) is True
+    assert not any(resolve_kernel_fork({"OPSLIB_KERNEL_FORK": v}) for v in ("0", "false", "No", " off "))
 
 
 def test_kernel_environment_is_a_new_mapping():

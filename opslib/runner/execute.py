@@ -133,6 +133,8 @@ class RunKernelManager(AsyncKernelManager):
         return await super().start_kernel(**kw)
 
     async def _async_pre_start_kernel(self, **kw):
+        """jupyter_client's preparation, which makes the provisioner from the kernel spec unless one is set (as on
+        a restart): here, when the run forked a child, the provisioner that launches through it."""
         zygote = _ZYGOTES.pop(self.connection_file, None)
         if zygote is not None and self.provisioner is None:     # the run's forked child becomes its kernel
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))

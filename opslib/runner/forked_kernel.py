@@ -3,14 +3,17 @@
 A ``runbook run`` kernel imports much of what the runner has already imported: opslib, its profile models,
 boto3, SQLAlchemy, nbformat and jsonschema, plotly.io, traitlets, pyzmq, tornado (about half a second of CPU
 per run here; in a process that has run notebooks before, pandas and plotly too). A :class:`Zygote` is a child
-of the runner forked from its main thread before the run's threads and sockets exist; when the kernel
+of the runner forked from its main thread before the run's own threads and sockets exist (the papermill thread,
+the kernel's ZeroMQ context); it goes into a session (process group) of its own at once and waits. When the kernel
 manager launches the kernel, the zygote becomes it: the run's environment (replacing the inherited one
-entirely), working folder, its own session (process group) and ``ipykernel``'s own start with the
-connection file jupyter_client wrote. Nothing of the runner's state is used: every inherited file descriptor
-above 2 is pointed at ``/dev/null`` (a socket, pipe or file of the runner stays neither open nor reusable by
-the kernel), the runner's signal handlers and exit handlers are dropped, and the kernel ends with
-``os._exit`` after its own exit handlers. ``runbook run`` forks before it imports pandas; a process that imported
-it (a test) has its display width set as a kernel's own import sets it (:func:`_as_imported_in_a_kernel`).
+entirely), working folder and ``ipykernel``'s own start with the connection file jupyter_client wrote. Nothing of
+the runner's state is used: every inherited file descriptor above 2 is pointed at ``/dev/null`` (a socket, pipe
+or file of the runner stays neither open nor reusable by the kernel), the runner's signal handlers and exit
+handlers are dropped, its objects are frozen for the garbage collector (``gc.freeze``: the kernel's collections
+neither walk nor copy them), and the kernel ends with ``os._exit`` after its own exit handlers. What a module
+decided at import from its environment is decided again: ipykernel's parent handle ($JPY_PARENT_PID) is passed
+on its command line, and pandas, imported by a test process as in a terminal, gets a kernel's display width
+(:func:`_as_imported_in_a_kernel`; ``runbook run`` itself forks before it imports pandas).
 
 :class:`ForkProvisioner` is jupyter_client's :class:`LocalProvisioner` launching through the zygote; for any
 kernel command other than this Python's ``ipykernel_launcher`` (another environment's kernel, another
