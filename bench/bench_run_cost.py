@@ -4,7 +4,8 @@ For each read-only notebook, in one run: the CPU seconds of `runbook run NOTEBOO
 process and its kernel: parameters, execution, findings, scrubbing, HTML, archive, manifest), against
 the baseline of papermill executing a notebook that holds the same imports and nothing else (a kernel
 that starts and imports what the runbook needs). Each side is also split into its own process (the runner,
-papermill) and its kernel. Both are children of this process; their CPU
+papermill) and its kernel (``runbook run`` forks its kernel, opslib/runner/forked_kernel.py: still its child, reaped
+by it, with CPU of its own from the fork on). Both are children of this process; their CPU
 (user+system, kernel included: each reaps its kernel) is read from RUSAGE_CHILDREN. The baseline's papermill
 skips the optional libraries of jsonschema's format checkers as `runbook` does (see opslib/jsonschema_formats.py):
 rfc3987-syntax's grammar alone is about 3 s of CPU per process that no notebook needs, which would otherwise
