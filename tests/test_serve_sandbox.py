@@ -66,7 +66,9 @@ def test_alarm_to_triage_run_and_summary(healthy_sandbox, tmp_path, capsys, kind
         archive, where = open_archive(target), ["--archive", str(target)]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "OPSLIB_SLACK_WEBHOOK": f"{fake.url}/slack"}
+    # the actions' audit log: the archive's own for a folder; for S3, the default archive's, which is the checkout's
+    # runs/ unless $OPSLIB_AUDIT_DIR says otherwise (README, "Actions")
+    env = {**os.environ, "OPSLIB_SLACK_WEBHOOK": f"{fake.url}/slack", "OPSLIB_AUDIT_DIR": str(tmp_path / "audit")}
     proc = subprocess.Popen([sys.executable, "-c", "from opslib.cli import run; run()", "serve", "--profile", "sandbox",
                              *where, "--port", str(port)], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"))
