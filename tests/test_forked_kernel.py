@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from opslib.runner import forked_kernel
 from opslib.runner.archive import LocalArchive
 from opslib.runner.catalog import resolve
 from opslib.runner.execute import run_notebook
@@ -33,13 +32,25 @@ def _kernel_facts(tmp_path, **parameters) -> dict:
     return entry.findings[0]["figures"]
 
 
-def test_the_kernel_is_forked_with_the_runs_environment_and_none_of_the_runners_files(tmp_path, monkeypatch):
+@pytest.fixture
+def started(monkeypatch) -> list:
+    """The zygotes the runs of the test forked, in order."""
+    zygotes, start = [], Zygote.start.__func__
+
+    def recorded(cls, environ=None):
+        zygote = start(cls, environ)
+        if zygote is not None:
+            zygotes.append(zygote)
+        return zygote
+
+    monkeypatch.setattr(Zygote, "start", classmethod(recorded))
+    return zygotes
+
+
+def test_the_kernel_is_forked_with_the_runs_environment_and_none_of_the_runners_files(tmp_path, monkeypatch, started):
     import ipykernel.kernelapp  # noqa: F401 - imported before the run: it read $JPY_PARENT_PID (unset) then
     monkeypatch.delenv(KERNEL_FORK_ENV, raising=False)
     monkeypatch.setenv("TOY_MARKER", "from the runner's environment")
-    started = []
-    monkeypatch.setattr(forked_kernel.Zygote, "start",
-                        classmethod(lambda cls, environ=None: started.append(cls()) or started[-1]))
     with open(tmp_path / "held.txt", "w") as held:                      # a file the runner has open
         facts = _kernel_facts(tmp_path, fd=held.fileno())
     [zygote] = started
@@ -63,7 +74,7 @@ def test_opslib_kernel_fork_0_starts_a_new_python(tmp_path, monkeypatch):
     assert facts["fd_target"] != str(tmp_path / "held.txt") and facts["ppid"] == os.getpid()
 
 
-def test_a_child_that_never_becomes_a_kernel_exits_and_is_reaped(tmp_path, monkeypatch):
+def test_a_child_that_never_becomes_a_kernel_exits_and_is_reaped(tmp_path, started):
     zygote = Zygote.start({})
     assert zygote is not None and zygote.poll() is None
     zygote.close()
@@ -71,13 +82,10 @@ def test_a_child_that_never_becomes_a_kernel_exits_and_is_reaped(tmp_path, monke
     with pytest.raises(ProcessLookupError):
         os.kill(zygote.pid, 0)
     # a run whose kernel cannot start (no such kernel): its child is reaped too
-    started = []
-    monkeypatch.setattr(forked_kernel.Zygote, "start",
-                        classmethod(lambda cls, environ=None: started.append(cls()) or started[-1]))
     with pytest.raises(Exception, match="no-such-kernel"):
         run_notebook(resolve(str(TOYS / "ok.ipynb")), profile="sandbox", clock=_utcnow,
                      archive=LocalArchive(tmp_path / "archive"), kernel_name="no-such-kernel")
-    [zygote] = started
+    [_, zygote] = started                                               # the one above, then the run's
     assert zygote.returncode == 0 and not zygote.launched
 
 
@@ -93,3 +101,12 @@ def test_only_this_pythons_ipykernel_is_forked():
     assert not forkable(["/opt/other-env/bin/python", "-m", "ipykernel_launcher", "-f", "c.json"])
     assert not forkable([sys.executable, "-m", "other_kernel", "-f", "c.json"])
     assert not forkable(["R", "--slave", "-e", "IRkernel::main()"])
+
+
+def test_a_failed_fork_starts_the_kernel_as_a_new_process(tmp_path, monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert Zygote.start({}) is None
+    facts = _kernel_facts(tmp_path)
+    assert facts["launcher"] and not facts["runner_modules"]

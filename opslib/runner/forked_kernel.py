@@ -54,7 +54,12 @@ class Zygote:
 
     def __init__(self) -> None:
         read, self._write = os.pipe()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(self._write)
+            raise
         if self.pid == 0:                    # the child: never returns
             os.close(self._write)
             _become_kernel(read)
@@ -64,10 +69,14 @@ class Zygote:
 
     @classmethod
     def start(cls, environ=None) -> "Zygote | None":
-        """A zygote, or None where kernels are not forked (no ``fork``, ``OPSLIB_KERNEL_FORK=0``)."""
+        """A zygote, or None where kernels are not forked (no ``fork``, ``OPSLIB_KERNEL_FORK=0``, or the fork
+        failed, e.g. at the process limit: the kernel is then started as a new process, which may still succeed)."""
         if not hasattr(os, "fork") or not resolve_kernel_fork(environ):
             return None
-        return cls()
+        try:
+            return cls()
+        except OSError:
+            return None
 
     def launch(self, cmd: list[str], env: dict, cwd: str) -> None:
         """Become the kernel ``cmd`` (``python -m ipykernel_launcher ARGS``) with ``env`` in ``cwd``."""
