@@ -23,9 +23,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def s3(sandbox):
+    """The sandbox's S3 with the evidence bucket; the shared sandbox is reset after the module (its snapshot test
+    compares the healthy sandbox with a reset one, and a bucket left here made them differ)."""
     client = sandbox.client("s3")
     client.create_bucket(Bucket=BUCKET)
-    return client
+    yield client
+    sandbox.reset()
 
 
 def test_s3_archive_run_layout_write_once_and_verify(s3):
